@@ -1,0 +1,14 @@
+"""Settings for the test suite: the base settings with a fixed key and a fast hasher.
+
+DATABASE_URL and REDIS_URL still come from the environment, so `.ci/run` points the
+same suite at PostgreSQL and Redis.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "greenbox-tests-only-not-a-secret")
+
+from .base import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_TASK_ALWAYS_EAGER = False

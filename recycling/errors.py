@@ -1,0 +1,70 @@
+"""Domain errors: refusals that the admin, the pages and the API show to people.
+
+Each carries a stable `code` (for API clients) and a translated message. A service raises
+one before it writes anything, or inside its transaction so that nothing is written.
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+
+class DomainError(Exception):
+    code = "domain_error"
+    default_message = _("The request was refused.")
+
+    def __init__(self, message: str | None = None):
+        self.message = message or self.default_message
+        super().__init__(str(self.message))
+
+
+class InvalidCartonCount(DomainError):
+    code = "invalid_cartons"
+
+
+class UnknownMember(DomainError):
+    code = "unknown_member"
+    default_message = _("No member has this member code.")
+
+
+class StationInactive(DomainError):
+    code = "station_inactive"
+    default_message = _("This station is not active.")
+
+
+class NotStationStaff(DomainError):
+    code = "not_station_staff"
+    default_message = _("You do not work at this station.")
+
+
+class NoEarningRule(DomainError):
+    code = "no_earning_rule"
+    default_message = _("No earning rule is in force for this station's city at that time.")
+
+
+class InvalidTime(DomainError):
+    code = "invalid_time"
+    default_message = _("The drop-off time cannot be in the future.")
+
+
+class AlreadyVoided(DomainError):
+    code = "already_voided"
+    default_message = _("This drop-off has already been voided.")
+
+
+class InsufficientPoints(DomainError):
+    code = "insufficient_points"
+    default_message = _("The member does not have enough points.")
+
+
+class InvalidReason(DomainError):
+    code = "invalid_reason"
+    default_message = _("Give a reason.")
+
+
+class IdempotencyKeyReused(DomainError):
+    code = "idempotency_key_reused"
+    default_message = _("This idempotency key was already used for a different request.")
+
+
+class InvalidIdempotencyKey(DomainError):
+    code = "invalid_idempotency_key"
+    default_message = _("The idempotency key must be 1 to 100 characters.")

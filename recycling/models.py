@@ -1,0 +1,263 @@
+"""Members, carton drop-offs, earning rules and the points ledger.
+
+The ledger's design is described at the top of recycling/ledger.py, which holds the only
+code that posts transfers. In short: Account rows carry a cached balance, Transfer rows are
+append-only double entries between two accounts, and every invariant that a database can
+state is a constraint here (or, for append-only, a trigger in the migrations).
+"""
+
+import secrets
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from stations.models import City, Station
+
+from .mobile import mask_mobile, validate_mobile
+
+MIN_CARTONS_PER_DROPOFF = 1
+MAX_CARTONS_PER_DROPOFF = 50
+
+# Member codes travel in the member's QR code: 16 characters from a 32-letter alphabet
+# without look-alikes (no 0/O, 1/I/L) give 80 random bits, far beyond guessing.
+MEMBER_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+MEMBER_CODE_LENGTH = 16
+
+
+def new_member_code() -> str:
+    return "".join(secrets.choice(MEMBER_CODE_ALPHABET) for _ in range(MEMBER_CODE_LENGTH))
+
+
+class Member(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="member", verbose_name=_("user")
+    )
+    mobile = models.CharField(_("mobile number"), max_length=11, unique=True, validators=[validate_mobile])
+    code = models.CharField(_("member code"), max_length=MEMBER_CODE_LENGTH, unique=True, default=new_member_code)
+    joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("member")
+        verbose_name_plural = _("members")
+        constraints = [
+            models.CheckConstraint(condition=Q(mobile__regex=r"^1[3-9][0-9]{9}$"), name="member_mobile_normalized"),
+        ]
+
+    def __str__(self) -> str:
+        return self.masked_mobile
+
+    @property
+    def masked_mobile(self) -> str:
+        return mask_mobile(self.mobile)
+
+
+class Account(models.Model):
+    class Kind(models.TextChoices):
+        MEMBER = "member", _("member")
+        ISSUANCE = "issuance", _("issuance")
+        REWARD = "reward", _("reward")
+        CAMPAIGN = "campaign", _("donation campaign")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    member = models.OneToOneField(
+        Member, on_delete=models.PROTECT, null=True, blank=True, related_name="account", verbose_name=_("member")
+    )
+    station = models.OneToOneField(
+        Station,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="issuance_account",
+        verbose_name=_("issuing station"),
+    )
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    balance = models.BigIntegerField(_("balance"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="member") | Q(balance__gte=0), name="account_member_balance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="member", member__isnull=False) | (~Q(kind="member") & Q(member__isnull=True)),
+                name="account_member_iff_member_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="issuance", station__isnull=False) | (~Q(kind="issuance") & Q(station__isnull=True)),
+                name="account_station_iff_issuance_kind",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["member", "issuance", "reward", "campaign"]), name="account_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.MEMBER:
+            return _("Member %(member)s") % {"member": self.member}
+        if self.kind == self.Kind.ISSUANCE:
+            return _("Issuance at %(station)s") % {"station": self.station.code}
+        return self.name or self.get_kind_display()
+
+
+class Transfer(models.Model):
+    class Kind(models.TextChoices):
+        EARNING = "earning", _("cartons recycled")
+        REVERSAL = "reversal", _("reversal")
+        REDEMPTION = "redemption", _("reward reserved")
+        DONATION = "donation", _("donation")
+
+    debit_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="debits", verbose_name=_("debit account")
+    )
+    credit_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="credits", verbose_name=_("credit account")
+    )
+    amount = models.PositiveBigIntegerField(_("points"))
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    dropoff = models.ForeignKey(
+        "DropOff", on_delete=models.PROTECT, null=True, blank=True, related_name="transfers", verbose_name=_("drop-off")
+    )
+    reverses = models.OneToOneField(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversal",
+        verbose_name=_("reverses"),
+        help_text=_("The transfer this one undoes; a transfer can be reversed at most once."),
+    )
+
+    class Meta:
+        verbose_name = _("transfer")
+        verbose_name_plural = _("transfers")
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="transfer_amount_positive"),
+            models.CheckConstraint(condition=~Q(debit_account=F("credit_account")), name="transfer_accounts_differ"),
+            models.CheckConstraint(
+                condition=Q(kind="reversal", reverses__isnull=False) | (~Q(kind="reversal") & Q(reverses__isnull=True)),
+                name="transfer_reversal_iff_reverses",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=["earning", "reversal", "redemption", "donation"]), name="transfer_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()} {self.amount}"
+
+
+class EarningRule(models.Model):
+    """Points per carton, in force from valid_from until valid_to, nationally or for one city.
+
+    A city's own rule beats the national one; among several, the latest valid_from wins.
+    """
+
+    points_per_carton = models.PositiveIntegerField(_("points per carton"))
+    daily_carton_cap = models.PositiveIntegerField(
+        _("daily carton cap"),
+        default=settings.GREENBOX_DEFAULT_DAILY_CARTON_CAP,
+        help_text=_("Cartons per member per day that earn points; cartons beyond it are recorded with 0 points."),
+    )
+    city = models.ForeignKey(
+        City,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="earning_rules",
+        verbose_name=_("city"),
+        help_text=_("Leave empty for a national rule."),
+    )
+    valid_from = models.DateTimeField(_("valid from"))
+    valid_to = models.DateTimeField(_("valid to"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("earning rule")
+        verbose_name_plural = _("earning rules")
+        ordering = ["-valid_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gt=F("valid_from")),
+                name="earning_rule_valid_to_after_valid_from",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.city.name_zh if self.city_id else _("national")
+        return _("%(points)s points per carton (%(where)s, from %(start)s)") % {
+            "points": self.points_per_carton,
+            "where": where,
+            "start": timezone.localtime(self.valid_from).date(),
+        }
+
+
+class DropOff(models.Model):
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", _("accepted")
+        VOIDED = "voided", _("voided")
+
+    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="dropoffs", verbose_name=_("station"))
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="dropoffs", verbose_name=_("member"))
+    cartons = models.PositiveSmallIntegerField(
+        _("cartons"),
+        validators=[MinValueValidator(MIN_CARTONS_PER_DROPOFF), MaxValueValidator(MAX_CARTONS_PER_DROPOFF)],
+    )
+    earning_cartons = models.PositiveSmallIntegerField(
+        _("cartons earning points"), help_text=_("Cartons within the member's daily cap.")
+    )
+    points = models.PositiveIntegerField(_("points awarded"))
+    rule = models.ForeignKey(
+        EarningRule, on_delete=models.PROTECT, related_name="dropoffs", verbose_name=_("earning rule")
+    )
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="logged_dropoffs", verbose_name=_("logged by")
+    )
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now)
+    recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    void_reason = models.CharField(_("void reason"), max_length=300, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="voided_dropoffs",
+        verbose_name=_("voided by"),
+    )
+    voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("drop-off")
+        verbose_name_plural = _("drop-offs")
+        ordering = ["-occurred_at"]
+        indexes = [
+            models.Index(fields=["member", "occurred_at"], name="dropoff_member_time"),
+            models.Index(fields=["station", "occurred_at"], name="dropoff_station_time"),
+            models.Index(fields=["occurred_at"], name="dropoff_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(cartons__gte=MIN_CARTONS_PER_DROPOFF, cartons__lte=MAX_CARTONS_PER_DROPOFF),
+                name="dropoff_cartons_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(earning_cartons__lte=F("cartons")), name="dropoff_earning_cartons_within_cartons"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="accepted", voided_at__isnull=True, voided_by__isnull=True, void_reason="")
+                | Q(status="voided", voided_at__isnull=False, voided_by__isnull=False) & ~Q(void_reason=""),
+                name="dropoff_void_fields_match_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("%(cartons)s cartons at %(station)s") % {"cartons": self.cartons, "station": self.station.code}

@@ -1,0 +1,191 @@
+"""Every write of the recycling app: members, drop-offs and voids.
+
+Each service is one transaction. Refusals are DomainErrors raised before anything is
+written (or inside the transaction, which then rolls back).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from stations.models import Station
+from stations.selectors import works_at
+
+from . import errors
+from .ledger import issuance_account, lock_accounts, post_transfer, reverse_transfer
+from .mobile import normalize_mobile
+from .models import MAX_CARTONS_PER_DROPOFF, MIN_CARTONS_PER_DROPOFF, Account, DropOff, Member, Transfer
+from .selectors import earning_cartons_on_day, earning_rule_in_force
+
+# Station clocks drift; a drop-off stamped a little ahead of the server is still accepted.
+CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
+MAX_IDEMPOTENCY_KEY_LENGTH = 100
+MAX_VOID_REASON_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class DropOffResult:
+    dropoff: DropOff
+    balance: int  # the member's balance after the drop-off
+    replayed: bool  # True when an earlier request with the same idempotency key is returned
+
+    @property
+    def capped_cartons(self) -> int:
+        """Cartons beyond the member's daily cap, recorded with no points."""
+        return self.dropoff.cartons - self.dropoff.earning_cartons
+
+
+def register_member(*, mobile: str, password: str | None = None) -> Member:
+    """Create a consumer login (username = the normalized mobile), its Member and its points account.
+
+    Raises django.core.exceptions.ValidationError for a number that is not a mainland China mobile
+    or is already registered.
+    """
+    number = normalize_mobile(mobile)
+    if Member.objects.filter(mobile=number).exists():
+        raise ValidationError(_("This mobile number is already registered."), code="mobile_taken")
+    with transaction.atomic():
+        user = get_user_model().objects.create_user(username=number, password=password)
+        member = Member.objects.create(user=user, mobile=number)
+        Account.objects.create(kind=Account.Kind.MEMBER, member=member)
+    return member
+
+
+def record_dropoff(
+    *,
+    station: Station,
+    member_code: str,
+    cartons: int,
+    staff: AbstractBaseUser,
+    idempotency_key: str,
+    occurred_at: datetime | None = None,
+) -> DropOffResult:
+    """Record cartons a member left at a station and credit the points they earn.
+
+    Points = cartons within the member's daily cap x the earning rule in force at the station's
+    city at `occurred_at` (default: now). Both the rule and the capped count are stored on the
+    drop-off so its points stay explainable after the rule changes.
+
+    Idempotent: a retry with the same key returns the first drop-off (replayed=True) and credits
+    nothing again; the same key with different station, member or cartons is refused.
+    """
+    _check_idempotency_key(idempotency_key)
+    if not works_at(user=staff, station=station):
+        raise errors.NotStationStaff()
+    replay = _replay_dropoff(idempotency_key, station=station, member_code=member_code, cartons=cartons)
+    if replay:
+        return replay
+
+    if not isinstance(cartons, int) or isinstance(cartons, bool):
+        raise errors.InvalidCartonCount(_("The number of cartons must be a whole number."))
+    if not MIN_CARTONS_PER_DROPOFF <= cartons <= MAX_CARTONS_PER_DROPOFF:
+        raise errors.InvalidCartonCount(
+            _("A drop-off has %(min)s to %(max)s cartons.")
+            % {"min": MIN_CARTONS_PER_DROPOFF, "max": MAX_CARTONS_PER_DROPOFF}
+        )
+    member = Member.objects.filter(code=(member_code or "").strip().upper()).select_related("account").first()
+    if member is None:
+        raise errors.UnknownMember()
+    if not station.is_active:
+        raise errors.StationInactive()
+    now = timezone.now()
+    occurred_at = occurred_at or now
+    if occurred_at > now + CLOCK_SKEW_ALLOWANCE:
+        raise errors.InvalidTime()
+    rule = earning_rule_in_force(city=station.city, at=occurred_at)
+    if rule is None:
+        raise errors.NoEarningRule()
+
+    try:
+        with transaction.atomic():
+            issuer = issuance_account(station=station)
+            locked = lock_accounts(member.account, issuer)
+            # The member's account lock serializes this member's drop-offs, so the cap count is exact.
+            already = earning_cartons_on_day(member=member, at=occurred_at)
+            earning_cartons = max(0, min(cartons, rule.daily_carton_cap - already))
+            dropoff = DropOff.objects.create(
+                station=station,
+                member=member,
+                cartons=cartons,
+                earning_cartons=earning_cartons,
+                points=earning_cartons * rule.points_per_carton,
+                rule=rule,
+                logged_by=staff,
+                occurred_at=occurred_at,
+                recorded_at=now,
+                idempotency_key=idempotency_key,
+            )
+            if dropoff.points:
+                post_transfer(
+                    debit=locked[issuer.pk],
+                    credit=locked[member.account.pk],
+                    amount=dropoff.points,
+                    kind=Transfer.Kind.EARNING,
+                    idempotency_key=f"dropoff:{dropoff.pk}:earning",
+                    dropoff=dropoff,
+                )
+            balance = locked[member.account.pk].balance
+    except IntegrityError:
+        # A concurrent request with the same key committed first: return its drop-off.
+        replay = _replay_dropoff(idempotency_key, station=station, member_code=member_code, cartons=cartons)
+        if replay:
+            return replay
+        raise
+    return DropOffResult(dropoff=dropoff, balance=balance, replayed=False)
+
+
+def void_dropoff(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> DropOff:
+    """Void a drop-off logged in error: reverse its points and mark it voided, with who, when and why.
+
+    Refused when it is already voided, when the staff user does not work at its station, or when
+    the member has already spent the points (the balance would go below zero).
+    """
+    reason = (reason or "").strip()
+    if not 0 < len(reason) <= MAX_VOID_REASON_LENGTH:
+        raise errors.InvalidReason(_("Give a reason of at most %(max)s characters.") % {"max": MAX_VOID_REASON_LENGTH})
+    with transaction.atomic():
+        # Lock order: the drop-off first, then the accounts (see recycling/ledger.py).
+        dropoff = DropOff.objects.select_for_update().select_related("station", "member").get(pk=dropoff_id)
+        if not works_at(user=staff, station=dropoff.station):
+            raise errors.NotStationStaff()
+        if dropoff.status == DropOff.Status.VOIDED:
+            raise errors.AlreadyVoided()
+        if dropoff.points:
+            earning = Transfer.objects.get(dropoff=dropoff, kind=Transfer.Kind.EARNING)
+            try:
+                reverse_transfer(original=earning, idempotency_key=f"dropoff:{dropoff.pk}:reversal")
+            except errors.InsufficientPoints:
+                raise errors.InsufficientPoints(
+                    _("The member has already spent these points; the drop-off cannot be voided.")
+                ) from None
+        dropoff.status = DropOff.Status.VOIDED
+        dropoff.void_reason = reason
+        dropoff.voided_by = staff
+        dropoff.voided_at = timezone.now()
+        dropoff.save(update_fields=["status", "void_reason", "voided_by", "voided_at"])
+    return dropoff
+
+
+def _check_idempotency_key(key: str) -> None:
+    if not isinstance(key, str) or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
+        raise errors.InvalidIdempotencyKey()
+
+
+def _replay_dropoff(key: str, *, station: Station, member_code: str, cartons: int) -> DropOffResult | None:
+    existing = DropOff.objects.filter(idempotency_key=key).select_related("member__account").first()
+    if existing is None:
+        return None
+    same_request = (
+        existing.station_id == station.pk
+        and existing.member.code == (member_code or "").strip().upper()
+        and existing.cartons == cartons
+    )
+    if not same_request:
+        raise errors.IdempotencyKeyReused()
+    return DropOffResult(dropoff=existing, balance=existing.member.account.balance, replayed=True)

@@ -1,0 +1,1 @@
+"""Rewards: catalog, station stock, redemptions and donation campaigns (to come)."""

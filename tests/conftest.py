@@ -1,0 +1,43 @@
+"""Fixtures shared by the whole suite, and the rule for tests that need PostgreSQL or Redis.
+
+Mark such a test `@pytest.mark.postgres` or `@pytest.mark.redis`. Without the service it is
+skipped with the reason; with GREENBOX_REQUIRE_SERVICES=1 (set by .ci/run) it fails instead,
+so CI can never go green by skipping them.
+"""
+
+import os
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+REQUIRE_SERVICES = os.environ.get("GREENBOX_REQUIRE_SERVICES") == "1"
+
+
+def _redis_unavailable() -> str | None:
+    if not settings.REDIS_URL:
+        return "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/15"
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as error:
+        return f"needs Redis at REDIS_URL, which did not answer: {error}"
+    return None
+
+
+def _missing_service(item: pytest.Item) -> str | None:
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://USER@HOST:5432/NAME"
+    if item.get_closest_marker("redis"):
+        return _redis_unavailable()
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    reason = _missing_service(item)
+    if reason is None:
+        return
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (GREENBOX_REQUIRE_SERVICES=1 turns this skip into a failure)", pytrace=False)
+    pytest.skip(reason)
