@@ -25,13 +25,13 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@ $(VENV)/.runtime-installed
 
-run: $(VENV)/.runtime-installed  ## Install, migrate, load demo data if empty, serve the site and its worker
+run: $(VENV)/.runtime-installed  ## Install, migrate, load demo data if empty, serve the site, its worker and beat
 	DEBUG=1 $(MANAGE) migrate --no-input
 	DEBUG=1 $(MANAGE) load_demo_data --if-empty
 	DEBUG=1 $(MANAGE) demo_logins
 	@echo "GreenBox is at http://$(HOST):$(PORT)/admin/  (Ctrl-C stops the site and the worker)"
-	@trap 'kill 0' INT TERM EXIT; \
-	DEBUG=1 $(BIN)/celery -A config worker --loglevel=INFO --concurrency=2 & \
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	DEBUG=1 $(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2 & \
 	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT)
 
 test: $(VENV)/.dev-installed  ## Run the whole suite (PostgreSQL/Redis tests skip without DATABASE_URL/REDIS_URL)

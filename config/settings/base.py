@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_celery_beat",
     "stations",
     "recycling",
     "rewards",
@@ -102,13 +103,16 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Redis serves as Celery's broker and result store when REDIS_URL is set. Without it the
 # embedded default uses kombu's filesystem transport: a real broker that needs no server.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Redis re-delivers a task not acknowledged within the visibility timeout; keep it far above
+# the longest task and any countdown we use (retries back off for at most 10 minutes).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
 else:
     _broker_dir = VAR_DIR / "celery"
     CELERY_BROKER_URL = "filesystem://"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {
         "data_folder_in": str(_broker_dir / "queue"),
         "data_folder_out": str(_broker_dir / "queue"),
         "processed_folder": str(_broker_dir / "processed"),
@@ -120,6 +124,15 @@ else:
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# A task is acknowledged only after it ran, and a worker killed mid-task hands it back to the
+# queue; every task is therefore written to give the same result when it runs twice.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_RESULT_EXPIRES = 86400
 
 LOGIN_URL = "admin:login"
 
