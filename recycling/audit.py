@@ -11,7 +11,7 @@ from collections.abc import Callable
 from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
-from .models import Account, DropOff, Transfer
+from .models import Account, CartonInventory, CartonMovement, DropOff, Transfer
 
 LedgerCheck = Callable[[], list[str]]
 
@@ -75,11 +75,44 @@ def dropoffs_have_their_transfers() -> list[str]:
     ]
 
 
+def carton_inventories_match_movements() -> list[str]:
+    """Cartons on hand = cartons of accepted drop-offs - cartons reused or baled, per station."""
+    dropped = (
+        DropOff.objects.filter(station=OuterRef("station"), status=DropOff.Status.ACCEPTED)
+        .values("station")
+        .annotate(total=Sum("cartons"))
+        .values("total")
+    )
+    moved = (
+        CartonMovement.objects.filter(station=OuterRef("station"))
+        .values("station")
+        .annotate(total=Sum("cartons"))
+        .values("total")
+    )
+    wrong = (
+        CartonInventory.objects.annotate(
+            dropped=Coalesce(Subquery(dropped), Value(0)), moved=Coalesce(Subquery(moved), Value(0))
+        )
+        .exclude(on_hand=F("dropped") - F("moved"))
+        .values_list("station__code", "on_hand", "dropped", "moved")
+    )
+    stations_without_inventory = (
+        DropOff.objects.filter(status=DropOff.Status.ACCEPTED, station__carton_inventory__isnull=True)
+        .values_list("station__code", flat=True)
+        .distinct()
+    )
+    return [
+        f"station {code}: {on_hand} cartons on hand, but {dropped} dropped off - {moved} reused or baled"
+        for code, on_hand, dropped, moved in wrong
+    ] + [f"station {code}: drop-offs but no carton inventory" for code in stations_without_inventory]
+
+
 LEDGER_CHECKS: list[LedgerCheck] = [
     cached_balances_match_transfers,
     member_balances_not_negative,
     balances_sum_to_zero,
     dropoffs_have_their_transfers,
+    carton_inventories_match_movements,
 ]
 
 

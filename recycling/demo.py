@@ -1,7 +1,7 @@
 """Demo cities, stations, logins and a few drop-offs for `make run` (see load_demo_data)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
@@ -10,8 +10,8 @@ from django.db import transaction
 
 from stations.models import City, Station, StationStaff
 
-from .models import EarningRule
-from .services import record_dropoff, register_member
+from .models import CartonMovement, EarningRule, Member, RecyclingCampaign
+from .services import record_carton_movement, record_dropoff, register_member
 
 DEMO_PASSWORD = "greenbox-demo"
 
@@ -42,8 +42,8 @@ def demo_logins() -> list[DemoLogin]:
     logins = [DemoLogin(u.username, "ops (superuser)", "/admin/") for u in User.objects.filter(username="ops")]
     for role in StationStaff.objects.filter(user__username__startswith="staff-").select_related("user", "station"):
         logins.append(DemoLogin(role.user.username, "station staff", role.station.code))
-    for username in User.objects.filter(username__in=MEMBER_MOBILES).values_list("username", flat=True):
-        logins.append(DemoLogin(username, "member", "consumer pages"))
+    for mobile in Member.objects.filter(mobile__in=MEMBER_MOBILES).values_list("mobile", flat=True):
+        logins.append(DemoLogin(mobile, "member", "consumer pages (sign in with the mobile number)"))
     return logins
 
 
@@ -86,5 +86,22 @@ def load_demo_stations_and_members() -> list[Station]:
     )
     record_dropoff(
         station=stations[0], member_code=members[1].code, cartons=2, staff=staff_users[0], idempotency_key="demo-2"
+    )
+    record_carton_movement(
+        station=stations[0],
+        kind=CartonMovement.Kind.REUSED,
+        cartons=1,
+        staff=staff_users[0],
+        idempotency_key="demo-reuse-1",
+    )
+    campaign_2021 = RecyclingCampaign.objects.create(
+        name="2021 双11 绿色回收箱", start_day=date(2021, 11, 1), end_day=date(2021, 11, 20), target_cartons=4_000_000
+    )
+    RecyclingCampaign.objects.create(
+        name="2022 双11 绿色回收箱",
+        start_day=date(2022, 11, 1),
+        end_day=date(2022, 11, 20),
+        target_cartons=6_000_000,
+        compared_with=campaign_2021,
     )
     return stations

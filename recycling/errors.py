@@ -68,3 +68,18 @@ class IdempotencyKeyReused(DomainError):
 class InvalidIdempotencyKey(DomainError):
     code = "invalid_idempotency_key"
     default_message = _("The idempotency key must be 1 to 100 characters.")
+
+
+class NoEmissionFactor(DomainError):
+    code = "no_emission_factor"
+    default_message = _("No emission factor is in force at that time.")
+
+
+class NotEnoughCartons(DomainError):
+    code = "not_enough_cartons"
+    default_message = _("The station does not have that many cartons on hand.")
+
+
+class UnknownDropOff(DomainError):
+    code = "unknown_dropoff"
+    default_message = _("There is no such drop-off.")

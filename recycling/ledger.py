@@ -59,6 +59,7 @@ def post_transfer(
     idempotency_key: str,
     dropoff: DropOff | None = None,
     reverses: Transfer | None = None,
+    station: Station | None = None,
 ) -> Transfer:
     """Insert one transfer and move the cached balances. The accounts must be locked.
 
@@ -74,6 +75,7 @@ def post_transfer(
         idempotency_key=idempotency_key,
         dropoff=dropoff,
         reverses=reverses,
+        station=station,
     )
     Account.objects.filter(pk=debit.pk).update(balance=F("balance") - amount)
     Account.objects.filter(pk=credit.pk).update(balance=F("balance") + amount)
@@ -96,4 +98,5 @@ def reverse_transfer(*, original: Transfer, idempotency_key: str) -> Transfer:
         idempotency_key=idempotency_key,
         dropoff=original.dropoff,
         reverses=original,
+        station=original.station,
     )

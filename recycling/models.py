@@ -39,6 +39,15 @@ class Member(models.Model):
     mobile = models.CharField(_("mobile number"), max_length=11, unique=True, validators=[validate_mobile])
     code = models.CharField(_("member code"), max_length=MEMBER_CODE_LENGTH, unique=True, default=new_member_code)
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
+    home_station = models.ForeignKey(
+        Station,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="home_members",
+        verbose_name=_("home station"),
+        help_text=_("Where the member first left cartons; donations count towards its totals."),
+    )
 
     class Meta:
         verbose_name = _("member")
@@ -125,6 +134,15 @@ class Transfer(models.Model):
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     dropoff = models.ForeignKey(
         "DropOff", on_delete=models.PROTECT, null=True, blank=True, related_name="transfers", verbose_name=_("drop-off")
+    )
+    station = models.ForeignKey(
+        Station,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transfers",
+        verbose_name=_("station"),
+        help_text=_("Where it happened; daily totals count it there."),
     )
     reverses = models.OneToOneField(
         "self",
@@ -217,6 +235,9 @@ class DropOff(models.Model):
     rule = models.ForeignKey(
         EarningRule, on_delete=models.PROTECT, related_name="dropoffs", verbose_name=_("earning rule")
     )
+    emission_factor = models.ForeignKey(
+        "EmissionFactor", on_delete=models.PROTECT, related_name="dropoffs", verbose_name=_("emission factor")
+    )
     logged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="logged_dropoffs", verbose_name=_("logged by")
     )
@@ -261,3 +282,184 @@ class DropOff(models.Model):
 
     def __str__(self) -> str:
         return _("%(cartons)s cartons at %(station)s") % {"cartons": self.cartons, "station": self.station.code}
+
+
+class EmissionFactor(models.Model):
+    """Carbon avoided per carton, as data: the carton's weight times the kg CO2e avoided per kg of
+    corrugated board recycled, from a cited public source, in force from `valid_from` on."""
+
+    name = models.CharField(_("name"), max_length=200)
+    kg_board_per_carton = models.DecimalField(_("kg of board per carton"), max_digits=6, decimal_places=3)
+    kg_co2e_per_kg = models.DecimalField(_("kg CO2e avoided per kg recycled"), max_digits=6, decimal_places=3)
+    basis = models.TextField(_("basis"), help_text=_("What the factor counts, e.g. recycling instead of landfill."))
+    source = models.CharField(_("source"), max_length=300)
+    source_url = models.URLField(_("source address"), blank=True)
+    valid_from = models.DateField(_("valid from"), unique=True)
+
+    class Meta:
+        verbose_name = _("emission factor")
+        verbose_name_plural = _("emission factors")
+        ordering = ["-valid_from"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kg_board_per_carton__gt=0), name="emission_factor_weight_positive"),
+            models.CheckConstraint(condition=Q(kg_co2e_per_kg__gte=0), name="emission_factor_co2e_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.valid_from})"
+
+    @property
+    def kg_co2e_per_carton(self):
+        return self.kg_board_per_carton * self.kg_co2e_per_kg
+
+
+class CartonInventory(models.Model):
+    """Cartons on hand at a station: in from drop-offs, out when reused for a parcel or baled."""
+
+    station = models.OneToOneField(
+        Station, on_delete=models.PROTECT, related_name="carton_inventory", verbose_name=_("station")
+    )
+    on_hand = models.IntegerField(_("cartons on hand"), default=0)
+
+    class Meta:
+        verbose_name = _("carton inventory")
+        verbose_name_plural = _("carton inventories")
+        constraints = [models.CheckConstraint(condition=Q(on_hand__gte=0), name="carton_inventory_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.station.code}: {self.on_hand}"
+
+
+class CartonMovement(models.Model):
+    """Cartons leaving a station's inventory: handed to someone sending a parcel, or baled for pulping."""
+
+    class Kind(models.TextChoices):
+        REUSED = "reused", _("reused for a parcel")
+        BALED = "baled", _("baled for pulping")
+
+    station = models.ForeignKey(
+        Station, on_delete=models.PROTECT, related_name="carton_movements", verbose_name=_("station")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    cartons = models.PositiveIntegerField(_("cartons"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="carton_movements",
+        verbose_name=_("recorded by"),
+    )
+    occurred_at = models.DateTimeField(_("time"), default=timezone.now)
+    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
+
+    class Meta:
+        verbose_name = _("carton movement")
+        verbose_name_plural = _("carton movements")
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["occurred_at"], name="carton_movement_time")]
+        constraints = [
+            models.CheckConstraint(condition=Q(cartons__gte=1, cartons__lte=10000), name="carton_movement_range"),
+            models.CheckConstraint(condition=Q(kind__in=["reused", "baled"]), name="carton_movement_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.station.code} {self.get_kind_display()} {self.cartons}"
+
+
+class RecyclingCampaign(models.Model):
+    """A festival campaign as data: its window, its target and the earlier campaign it is compared with."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    start_day = models.DateField(_("first day"))
+    end_day = models.DateField(_("last day"))
+    target_cartons = models.PositiveBigIntegerField(_("target in cartons"))
+    compared_with = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="compared_by",
+        verbose_name=_("compared with"),
+    )
+
+    class Meta:
+        verbose_name = _("recycling campaign")
+        verbose_name_plural = _("recycling campaigns")
+        ordering = ["-start_day"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_day__gte=F("start_day")), name="campaign_end_not_before_start"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DailyTotal(models.Model):
+    """What a day's totals count; a recompute overwrites a day's rows, never increments them."""
+
+    day = models.DateField(_("day"))
+    cartons = models.PositiveBigIntegerField(_("cartons"), default=0)
+    dropoffs = models.PositiveBigIntegerField(_("drop-offs"), default=0)
+    members = models.PositiveBigIntegerField(_("distinct members"), default=0)
+    points_issued = models.PositiveBigIntegerField(_("points issued"), default=0)
+    points_redeemed = models.PositiveBigIntegerField(_("points redeemed"), default=0)
+    points_donated = models.PositiveBigIntegerField(_("points donated"), default=0)
+    cartons_reused = models.PositiveBigIntegerField(_("cartons reused"), default=0)
+    co2e_kg = models.DecimalField(_("kg CO2e avoided"), max_digits=16, decimal_places=3, default=0)
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["day"]
+
+    @property
+    def reuse_rate(self) -> float | None:
+        """Cartons reused per carton collected that day."""
+        return self.cartons_reused / self.cartons if self.cartons else None
+
+
+class DailyStationTotal(DailyTotal):
+    # A recompute rewrites a day's ~130,000 station rows at national scale. Database foreign keys
+    # would check (and key-share lock) a station and a city row for each of them; the rows are
+    # derived data written only by recycling.totals from a join with the stations themselves, so
+    # the references are kept by construction and by on_delete=PROTECT, not by the database.
+    # The two indexes below serve every read (by station, by day and city), so the foreign keys
+    # get no single-column indexes of their own either: each index costs every rewrite.
+    station = models.ForeignKey(
+        Station,
+        on_delete=models.PROTECT,
+        related_name="daily_totals",
+        verbose_name=_("station"),
+        db_constraint=False,
+        db_index=False,
+    )
+    city = models.ForeignKey(
+        City,
+        on_delete=models.PROTECT,
+        related_name="station_daily_totals",
+        verbose_name=_("city"),
+        db_constraint=False,
+        db_index=False,
+    )
+
+    class Meta(DailyTotal.Meta):
+        verbose_name = _("daily station total")
+        verbose_name_plural = _("daily station totals")
+        # (station, day): unique, and a station's history in day order.
+        constraints = [models.UniqueConstraint(fields=["station", "day"], name="daily_station_total_unique")]
+        indexes = [models.Index(fields=["day", "city"], name="daily_station_total_city")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.station.code}"
+
+
+class DailyCityTotal(DailyTotal):
+    city = models.ForeignKey(City, on_delete=models.PROTECT, related_name="daily_totals", verbose_name=_("city"))
+    stations = models.PositiveIntegerField(_("stations with drop-offs"), default=0)
+
+    class Meta(DailyTotal.Meta):
+        verbose_name = _("daily city total")
+        verbose_name_plural = _("daily city totals")
+        constraints = [models.UniqueConstraint(fields=["day", "city"], name="daily_city_total_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.city.code}"

@@ -1,13 +1,14 @@
 """Reads about members, drop-offs and earning rules."""
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 
 from django.db.models import F, Q, Sum
 
 from stations.models import City
 
 from .days import day_bounds, shanghai_day
-from .models import DropOff, EarningRule, Member
+from .models import DailyCityTotal, DropOff, EarningRule, EmissionFactor, Member, RecyclingCampaign
 
 
 def earning_rule_in_force(*, city: City, at: datetime) -> EarningRule | None:
@@ -27,3 +28,67 @@ def earning_cartons_on_day(*, member: Member, at: datetime) -> int:
         member=member, status=DropOff.Status.ACCEPTED, occurred_at__gte=start, occurred_at__lt=end
     ).aggregate(total=Sum("earning_cartons"))["total"]
     return total or 0
+
+
+def emission_factor_in_force(*, at: datetime) -> EmissionFactor | None:
+    """The factor with the latest valid_from on or before the Shanghai day of `at`."""
+    return EmissionFactor.objects.filter(valid_from__lte=shanghai_day(at)).order_by("-valid_from").first()
+
+
+@dataclass(frozen=True)
+class CampaignDay:
+    day: date
+    cartons: int
+    cumulative: int
+    compared_cartons: int | None  # the same day of the compared campaign (by day number)
+    compared_cumulative: int | None
+
+
+def campaign_days(*, campaign: RecyclingCampaign) -> list[CampaignDay]:
+    """The campaign's national cartons day by day, beside the same day number of the campaign it is
+    compared with (day 1 against day 1), read from the daily city totals only."""
+    own = _national_cartons_by_day(campaign)
+    earlier = _national_cartons_by_day(campaign.compared_with) if campaign.compared_with_id else None
+    earlier_days = sorted(earlier) if earlier is not None else []
+    rows, total, compared_total = [], 0, 0
+    for n in range((campaign.end_day - campaign.start_day).days + 1):
+        day = campaign.start_day + timedelta(days=n)
+        total += own.get(day, 0)
+        compared = None
+        if earlier is not None and n < len(earlier_days):
+            compared = earlier[earlier_days[n]]
+            compared_total += compared
+        rows.append(
+            CampaignDay(
+                day=day,
+                cartons=own.get(day, 0),
+                cumulative=total,
+                compared_cartons=compared,
+                compared_cumulative=compared_total if compared is not None else None,
+            )
+        )
+    return rows
+
+
+def _national_cartons_by_day(campaign: RecyclingCampaign) -> dict[date, int]:
+    """Cartons per day over the whole campaign window (days without totals count 0)."""
+    totals = dict(
+        DailyCityTotal.objects.filter(day__range=(campaign.start_day, campaign.end_day))
+        .values("day")
+        .annotate(cartons=Sum("cartons"))
+        .values_list("day", "cartons")
+    )
+    days = (campaign.end_day - campaign.start_day).days + 1
+    return {
+        campaign.start_day + timedelta(days=n): totals.get(campaign.start_day + timedelta(days=n), 0)
+        for n in range(days)
+    }
+
+
+def campaign_cartons(*, campaign: RecyclingCampaign, through: date | None = None) -> int:
+    """Cartons collected in the campaign window, up to and including `through` if given."""
+    last = min(campaign.end_day, through) if through else campaign.end_day
+    return (
+        DailyCityTotal.objects.filter(day__range=(campaign.start_day, last)).aggregate(total=Sum("cartons"))["total"]
+        or 0
+    )

@@ -4,6 +4,7 @@ Each service is one transaction. Refusals are DomainErrors raised before anythin
 written (or inside the transaction, which then rolls back).
 """
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -18,15 +20,27 @@ from stations.models import Station
 from stations.selectors import works_at
 
 from . import errors
+from .days import shanghai_day
 from .ledger import issuance_account, lock_accounts, post_transfer, reverse_transfer
 from .mobile import normalize_mobile
-from .models import MAX_CARTONS_PER_DROPOFF, MIN_CARTONS_PER_DROPOFF, Account, DropOff, Member, Transfer
-from .selectors import earning_cartons_on_day, earning_rule_in_force
+from .models import (
+    MAX_CARTONS_PER_DROPOFF,
+    MIN_CARTONS_PER_DROPOFF,
+    Account,
+    CartonInventory,
+    CartonMovement,
+    DropOff,
+    Member,
+    Transfer,
+)
+from .selectors import earning_cartons_on_day, earning_rule_in_force, emission_factor_in_force
+from .tasks import recompute_after_commit
 
 # Station clocks drift; a drop-off stamped a little ahead of the server is still accepted.
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 MAX_IDEMPOTENCY_KEY_LENGTH = 100
 MAX_VOID_REASON_LENGTH = 300
+MAX_CARTONS_PER_MOVEMENT = 10000
 
 
 @dataclass(frozen=True)
@@ -42,18 +56,27 @@ class DropOffResult:
 
 
 def register_member(*, mobile: str, password: str | None = None) -> Member:
-    """Create a consumer login (username = the normalized mobile), its Member and its points account.
+    """Create a consumer login, its Member and its points account.
+
+    Members sign in with their mobile number (recycling.auth.MobileNumberBackend); the login's
+    username is a random handle, so user lists, history and logs never show the number.
 
     Raises django.core.exceptions.ValidationError for a number that is not a mainland China mobile
     or is already registered.
     """
     number = normalize_mobile(mobile)
+    taken = ValidationError(_("This mobile number is already registered."), code="mobile_taken")
     if Member.objects.filter(mobile=number).exists():
-        raise ValidationError(_("This mobile number is already registered."), code="mobile_taken")
-    with transaction.atomic():
-        user = get_user_model().objects.create_user(username=number, password=password)
-        member = Member.objects.create(user=user, mobile=number)
-        Account.objects.create(kind=Account.Kind.MEMBER, member=member)
+        raise taken
+    try:
+        with transaction.atomic():
+            user = get_user_model().objects.create_user(username=f"member-{secrets.token_hex(6)}", password=password)
+            member = Member.objects.create(user=user, mobile=number)
+            Account.objects.create(kind=Account.Kind.MEMBER, member=member)
+    except IntegrityError:
+        # A concurrent registration of the same number committed between the check and the insert
+        # (the unique username and mobile stop the second one); refuse it the same way.
+        raise taken from None
     return member
 
 
@@ -101,6 +124,9 @@ def record_dropoff(
     rule = earning_rule_in_force(city=station.city, at=occurred_at)
     if rule is None:
         raise errors.NoEarningRule()
+    emission_factor = emission_factor_in_force(at=occurred_at)
+    if emission_factor is None:
+        raise errors.NoEmissionFactor()
 
     try:
         with transaction.atomic():
@@ -116,6 +142,7 @@ def record_dropoff(
                 earning_cartons=earning_cartons,
                 points=earning_cartons * rule.points_per_carton,
                 rule=rule,
+                emission_factor=emission_factor,
                 logged_by=staff,
                 occurred_at=occurred_at,
                 recorded_at=now,
@@ -129,8 +156,14 @@ def record_dropoff(
                     kind=Transfer.Kind.EARNING,
                     idempotency_key=f"dropoff:{dropoff.pk}:earning",
                     dropoff=dropoff,
+                    station=station,
                 )
+            change_carton_inventory(station=station, by=cartons)
+            if member.home_station_id is None:
+                Member.objects.filter(pk=member.pk, home_station__isnull=True).update(home_station=station)
             balance = locked[member.account.pk].balance
+            if shanghai_day(occurred_at) < shanghai_day(now):
+                recompute_after_commit(shanghai_day(occurred_at))  # a late drop-off changes an earlier day
     except IntegrityError:
         # A concurrent request with the same key committed first: return its drop-off.
         replay = _replay_dropoff(idempotency_key, station=station, member_code=member_code, cartons=cartons)
@@ -150,8 +183,19 @@ def void_dropoff(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> Dr
     if not 0 < len(reason) <= MAX_VOID_REASON_LENGTH:
         raise errors.InvalidReason(_("Give a reason of at most %(max)s characters.") % {"max": MAX_VOID_REASON_LENGTH})
     with transaction.atomic():
-        # Lock order: the drop-off first, then the accounts (see recycling/ledger.py).
-        dropoff = DropOff.objects.select_for_update().select_related("station", "member").get(pk=dropoff_id)
+        # Lock order: the drop-off first, then the accounts (see recycling/ledger.py). Lock the
+        # drop-off row only (of="self"): a plain FOR UPDATE would also lock the joined station and
+        # member rows, which every concurrent drop-off at that station (or of that member) needs a
+        # key-share lock on for its foreign keys while it already holds the accounts this void
+        # waits for: a deadlock.
+        dropoff = (
+            DropOff.objects.select_for_update(of=("self",))
+            .select_related("station", "member")
+            .filter(pk=dropoff_id)
+            .first()
+        )
+        if dropoff is None:
+            raise errors.UnknownDropOff()
         if not works_at(user=staff, station=dropoff.station):
             raise errors.NotStationStaff()
         if dropoff.status == DropOff.Status.VOIDED:
@@ -164,12 +208,80 @@ def void_dropoff(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> Dr
                 raise errors.InsufficientPoints(
                     _("The member has already spent these points; the drop-off cannot be voided.")
                 ) from None
+        try:
+            change_carton_inventory(station=dropoff.station, by=-dropoff.cartons)
+        except IntegrityError:
+            raise errors.NotEnoughCartons(
+                _("The station has already reused or baled these cartons; the drop-off cannot be voided.")
+            ) from None
         dropoff.status = DropOff.Status.VOIDED
         dropoff.void_reason = reason
         dropoff.voided_by = staff
         dropoff.voided_at = timezone.now()
         dropoff.save(update_fields=["status", "void_reason", "voided_by", "voided_at"])
+        recompute_after_commit(shanghai_day(dropoff.occurred_at))
     return dropoff
+
+
+def record_carton_movement(
+    *,
+    station: Station,
+    kind: str,
+    cartons: int,
+    staff: AbstractBaseUser,
+    idempotency_key: str,
+    occurred_at: datetime | None = None,
+) -> CartonMovement:
+    """Take cartons out of a station's inventory: reused for someone's parcel, or baled for pulping.
+
+    Refused when the station has fewer cartons on hand (the inventory never goes negative).
+    Idempotent: a retry with the same key returns the first movement; the same key with a
+    different request is refused.
+    """
+    _check_idempotency_key(idempotency_key)
+    if not works_at(user=staff, station=station):
+        raise errors.NotStationStaff()
+    if kind not in CartonMovement.Kind.values:
+        raise errors.InvalidCartonCount(_("Choose whether the cartons were reused or baled."))
+    if not isinstance(cartons, int) or isinstance(cartons, bool) or not 1 <= cartons <= MAX_CARTONS_PER_MOVEMENT:
+        raise errors.InvalidCartonCount(_("Record 1 to %(max)s cartons at a time.") % {"max": MAX_CARTONS_PER_MOVEMENT})
+    now = timezone.now()
+    occurred_at = occurred_at or now
+    if occurred_at > now + CLOCK_SKEW_ALLOWANCE:
+        raise errors.InvalidTime(_("The time cannot be in the future."))
+    request = {"station": station, "kind": kind, "cartons": cartons}
+    try:
+        with transaction.atomic():
+            existing = CartonMovement.objects.filter(idempotency_key=idempotency_key).first()
+            if existing:
+                if (existing.station_id, existing.kind, existing.cartons) != (station.pk, kind, cartons):
+                    raise errors.IdempotencyKeyReused()
+                return existing
+            movement = CartonMovement.objects.create(
+                **request, recorded_by=staff, occurred_at=occurred_at, idempotency_key=idempotency_key
+            )
+            change_carton_inventory(station=station, by=-cartons)
+            if kind == CartonMovement.Kind.REUSED and shanghai_day(occurred_at) < shanghai_day(now):
+                recompute_after_commit(shanghai_day(occurred_at))
+    except IntegrityError:
+        existing = CartonMovement.objects.filter(idempotency_key=idempotency_key).first()
+        if existing is None:
+            raise errors.NotEnoughCartons() from None
+        if (existing.station_id, existing.kind, existing.cartons) != (station.pk, kind, cartons):
+            raise errors.IdempotencyKeyReused() from None
+        return existing
+    return movement
+
+
+def change_carton_inventory(*, station: Station, by: int) -> None:
+    """Add (or, negative, take) cartons to the station's inventory; must run inside a transaction.
+
+    A single UPDATE with F() takes the row lock itself; the CHECK constraint refuses a negative
+    count with an IntegrityError, inside a savepoint so the caller's transaction survives it.
+    """
+    CartonInventory.objects.get_or_create(station=station)
+    with transaction.atomic():
+        CartonInventory.objects.filter(station=station).update(on_hand=F("on_hand") + by)
 
 
 def _check_idempotency_key(key: str) -> None:

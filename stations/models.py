@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 STATION_CODE_PATTERN = r"^[A-Z]{2,4}-[0-9]{5,6}$"
@@ -20,6 +21,28 @@ class City(models.Model):
     name = models.CharField(_("name"), max_length=100)
     name_zh = models.CharField(_("Chinese name"), max_length=100)
     province = models.CharField(_("province"), max_length=100)
+    latitude = models.DecimalField(
+        _("latitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-90), MaxValueValidator(90)],
+    )
+    longitude = models.DecimalField(
+        _("longitude"),
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(-180), MaxValueValidator(180)],
+    )
+    population = models.PositiveBigIntegerField(
+        _("population"),
+        null=True,
+        blank=True,
+        help_text=_("People living in the city; it weighs the city in national figures and simulations."),
+    )
 
     class Meta:
         verbose_name = _("city")
@@ -28,6 +51,11 @@ class City(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name_zh} {self.name}"
+
+    @property
+    def display_name(self) -> str:
+        """The name in the active language: Chinese for zh-hans, English otherwise."""
+        return self.name_zh if get_language().startswith("zh") else self.name
 
 
 class Station(models.Model):

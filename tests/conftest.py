@@ -1,6 +1,7 @@
-"""Fixtures shared by the whole suite, and the rule for tests that need PostgreSQL or Redis.
+"""Fixtures shared by the whole suite, and the rule for tests that need PostgreSQL, Redis or a browser.
 
-Mark such a test `@pytest.mark.postgres` or `@pytest.mark.redis`. Without the service it is
+Mark such a test `@pytest.mark.postgres`, `@pytest.mark.redis` or `@pytest.mark.browser`
+(Debian's chromium at /usr/bin/chromium, driven by Playwright). Without the service it is
 skipped with the reason; with GREENBOX_REQUIRE_SERVICES=1 (set by .ci/run) it fails instead,
 so CI can never go green by skipping them.
 """
@@ -12,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("GREENBOX_REQUIRE_SERVICES") == "1"
+CHROMIUM = "/usr/bin/chromium"
 
 
 def _redis_unavailable() -> str | None:
@@ -31,6 +33,8 @@ def _missing_service(item: pytest.Item) -> str | None:
         return "needs PostgreSQL: set DATABASE_URL=postgres://USER@HOST:5432/NAME"
     if item.get_closest_marker("redis"):
         return _redis_unavailable()
+    if item.get_closest_marker("browser") and not os.access(CHROMIUM, os.X_OK):
+        return f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium (never `playwright install`)"
     return None
 
 

@@ -1,14 +1,28 @@
 """factory-boy factories for every model. They keep the ledger's invariants: a member always
 has its points account, and nothing here posts a transfer (only services do)."""
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from recycling.models import Account, EarningRule, Member
+from recycling.models import (
+    Account,
+    CartonInventory,
+    CartonMovement,
+    DailyCityTotal,
+    DailyStationTotal,
+    DropOff,
+    EarningRule,
+    EmissionFactor,
+    Member,
+    RecyclingCampaign,
+)
+from rewards.models import DonationCampaign, Reward, RewardRequest, StationStock
+from rewards.services import donate, reserve_reward
 from stations.models import City, Station, StationStaff
 
 
@@ -99,3 +113,200 @@ class AccountFactory(factory.django.DjangoModelFactory):
 
     kind = Account.Kind.REWARD
     name = factory.Sequence(lambda n: f"Reward account {n}")
+
+
+class DropOffFactory(factory.django.DjangoModelFactory):
+    """A drop-off row written directly, without the service. It earns 0 points by default, so
+    (having no transfers) it keeps the points ledger's invariants, though not the station's carton
+    inventory, which only the service moves; pass points= to build a ledger violation."""
+
+    class Meta:
+        model = DropOff
+
+    station = factory.SubFactory(StationFactory)
+    member = factory.SubFactory(MemberFactory)
+    cartons = 1
+    earning_cartons = 0
+    points = 0
+    rule = factory.SubFactory(EarningRuleFactory)
+    emission_factor = factory.LazyFunction(lambda: EmissionFactor.objects.earliest("valid_from"))
+    logged_by = factory.SubFactory(StaffUserFactory)
+    idempotency_key = factory.Sequence(lambda n: f"factory-dropoff-{n}")
+
+
+class SuperuserFactory(UserFactory):
+    """A superuser: sees and may do everything the admin allows anyone."""
+
+    username = factory.Sequence(lambda n: f"admin{n}")
+    is_staff = True
+    is_superuser = True
+
+
+class RewardFactory(factory.django.DjangoModelFactory):
+    """A goods reward (20 points, available since 2020, no daily limit) with its ledger account."""
+
+    class Meta:
+        model = Reward
+
+    name = factory.Sequence(lambda n: f"Reward {n}")
+    name_zh = factory.Sequence(lambda n: f"奖品{n}")
+    kind = Reward.Kind.GOODS
+    points_cost = 20
+    active_from = datetime(2020, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    account = factory.SubFactory(AccountFactory, kind=Account.Kind.REWARD, name=factory.SelfAttribute("..name"))
+
+
+class DonationCampaignFactory(factory.django.DjangoModelFactory):
+    """A notebook campaign open from 2020 to 2100, 50 points a notebook, with its ledger account."""
+
+    class Meta:
+        model = DonationCampaign
+
+    title = factory.Sequence(lambda n: f"Notebooks {n}")
+    title_zh = factory.Sequence(lambda n: f"笔记本{n}")
+    beneficiary = "Rural primary school"
+    points_per_notebook = 50
+    target_notebooks = 1000
+    starts_at = datetime(2020, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    ends_at = datetime(2100, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    account = factory.SubFactory(AccountFactory, kind=Account.Kind.CAMPAIGN, name=factory.SelfAttribute("..title"))
+
+
+class StationStockFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StationStock
+
+    station = factory.SubFactory(StationFactory)
+    reward = factory.SubFactory(RewardFactory)
+    quantity = 10
+
+
+class RedemptionFactory(factory.Factory):
+    """A reservation made through rewards.services.reserve_reward (it posts the debit transfer),
+    so the member must have the points and the station the stock."""
+
+    class Meta:
+        model = dict  # built by the service, see _create
+
+    member = factory.SubFactory(MemberFactory)
+    reward = factory.SubFactory(RewardFactory)
+    station = factory.SubFactory(StationFactory)
+    quantity = 1
+    idempotency_key = factory.Sequence(lambda n: f"factory-redemption-{n}")
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return reserve_reward(**kwargs).redemption
+
+
+class DonationFactory(factory.Factory):
+    """A donation made through rewards.services.donate (it posts the transfer), so the member
+    must have the points."""
+
+    class Meta:
+        model = dict  # built by the service, see _create
+
+    member = factory.SubFactory(MemberFactory)
+    campaign = factory.SubFactory(DonationCampaignFactory)
+    notebooks = 1
+    idempotency_key = factory.Sequence(lambda n: f"factory-donation-{n}")
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return donate(**kwargs).donation
+
+
+class RewardRequestFactory(factory.django.DjangoModelFactory):
+    """A remembered refusal (a success is only ever recorded by the service that produced it)."""
+
+    class Meta:
+        model = RewardRequest
+
+    key = factory.Sequence(lambda n: f"factory-request-{n}")
+    operation = RewardRequest.Operation.RESERVE
+    member = factory.SubFactory(MemberFactory)
+    fingerprint = "reward=1;station=1;quantity=1"
+    error_code = "out_of_stock"
+    error_message = "This reward is out of stock at this station."
+
+
+class EmissionFactorFactory(factory.django.DjangoModelFactory):
+    """A factor of 0.2 kg board x 2 kg CO2e/kg = 0.4 kg CO2e per carton, from 2001 on (one day later
+    per factor, valid_from being unique). It overtakes the default factor of 2000 for new drop-offs."""
+
+    class Meta:
+        model = EmissionFactor
+
+    name = factory.Sequence(lambda n: f"Factor {n}")
+    kg_board_per_carton = Decimal("0.200")
+    kg_co2e_per_kg = Decimal("2.000")
+    basis = "Recycling instead of landfill."
+    source = "Test source"
+    source_url = "https://example.org/factor"
+    valid_from = factory.Sequence(lambda n: date(2001, 1, 1) + timedelta(days=n))
+
+
+class CartonInventoryFactory(factory.django.DjangoModelFactory):
+    """Cartons on hand at a station, set directly (drop-offs through the service add to it)."""
+
+    class Meta:
+        model = CartonInventory
+        django_get_or_create = ("station",)
+
+    station = factory.SubFactory(StationFactory)
+    on_hand = 0
+
+
+class CartonMovementFactory(factory.django.DjangoModelFactory):
+    """A movement row written directly, without the service: the station's inventory is not
+    changed. Use recycling.services.record_carton_movement when the inventory matters."""
+
+    class Meta:
+        model = CartonMovement
+
+    station = factory.SubFactory(StationFactory)
+    kind = CartonMovement.Kind.REUSED
+    cartons = 1
+    recorded_by = factory.SubFactory(StaffUserFactory)
+    idempotency_key = factory.Sequence(lambda n: f"factory-movement-{n}")
+
+
+class RecyclingCampaignFactory(factory.django.DjangoModelFactory):
+    """An eleven-day campaign (1 to 11 November 2024) with a target of 1000 cartons."""
+
+    class Meta:
+        model = RecyclingCampaign
+
+    name = factory.Sequence(lambda n: f"Double 11 campaign {n}")
+    start_day = date(2024, 11, 1)
+    end_day = date(2024, 11, 11)
+    target_cartons = 1000
+    compared_with = None
+
+
+class DailyStationTotalFactory(factory.django.DjangoModelFactory):
+    """A station's totals for a day, written directly (recycling.totals computes the real ones)."""
+
+    class Meta:
+        model = DailyStationTotal
+
+    day = date(2024, 11, 11)
+    station = factory.SubFactory(StationFactory)
+    city = factory.SelfAttribute("station.city")
+    cartons = 10
+    dropoffs = 2
+    members = 2
+
+
+class DailyCityTotalFactory(factory.django.DjangoModelFactory):
+    """A city's totals for a day, written directly (recycling.totals computes the real ones)."""
+
+    class Meta:
+        model = DailyCityTotal
+
+    day = date(2024, 11, 11)
+    city = factory.SubFactory(CityFactory)
+    cartons = 10
+    dropoffs = 2
+    members = 2
+    stations = 1

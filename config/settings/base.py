@@ -4,6 +4,7 @@ Every value has a safe development default except SECRET_KEY, which has one only
 when DEBUG is on: a server started without DEBUG and without a key refuses to start.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -34,15 +35,20 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.humanize",
     "rest_framework",
     "django_celery_beat",
+    "django_htmx",
+    "axes",
     "stations",
     "recycling",
     "rewards",
+    "members",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # the app serves its own static files
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -50,6 +56,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -83,6 +91,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out sign-in before any password check
+    "django.contrib.auth.backends.ModelBackend",  # staff and ops: username
+    "recycling.auth.MobileNumberBackend",  # members: mobile number
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -99,6 +113,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Without DEBUG, `manage.py collectstatic` writes compressed, content-hashed files that
+    # whitenoise serves with far-future caching; with DEBUG it serves them from the apps.
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 
 # Redis serves as Celery's broker and result store when REDIS_URL is set. Without it the
 # embedded default uses kombu's filesystem transport: a real broker that needs no server.
@@ -137,6 +161,27 @@ CELERY_RESULT_EXPIRES = 86400
 
 LOGIN_URL = "admin:login"
 
+# Repeated failed sign-ins (members' pages and the admin) lock out that username from that
+# address for a while: per username+IP, so an attacker elsewhere cannot lock a member out,
+# and the lock ends after the cool-off however many attempts come in meanwhile.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = True
+AXES_USERNAME_CALLABLE = "members.lockout.lockout_username"  # one spelling per mobile number
+AXES_LOCKOUT_TEMPLATE = "members/locked_out.html"
+
 # Points earned per carton and the daily cap are data (EarningRule); this is only the cap
 # that a new rule starts with.
 GREENBOX_DEFAULT_DAILY_CARTON_CAP = 20
+
+# A reserved reward not collected within this many days expires: its points and stock come back.
+GREENBOX_RESERVATION_EXPIRY_DAYS = 3
+
+# Django's cache: Redis when REDIS_URL is set (shared by every web worker, so the API's
+# throttles count across processes), else local memory (per process: fine for development).
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

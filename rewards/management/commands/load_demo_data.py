@@ -2,8 +2,10 @@
 demo spans all of them: stations, logins and drop-offs (recycling.demo), then the catalog."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from recycling.demo import load_demo_stations_and_members
+from rewards.demo import load_demo_catalog
 from stations.models import Station
 
 
@@ -27,5 +29,7 @@ class Command(BaseCommand):
                 self.stdout.write("The database already has data; demo data not loaded.")
                 return
             raise CommandError("The database already has stations; demo data is only loaded into an empty database.")
-        stations = load_demo_stations_and_members()
+        with transaction.atomic():
+            stations = load_demo_stations_and_members()
+            load_demo_catalog(stations=stations)
         self.stdout.write(self.style.SUCCESS(f"Loaded demo data: {len(stations)} stations."))

@@ -1,0 +1,188 @@
+"""Forms of the member pages. They check and shape input; the services do every write.
+
+Forms that write carry an idempotency key made when the empty form is rendered (a hidden
+field), so submitting the same form twice (double tap, browser resubmit) acts once: the
+services replay the first outcome for a key they have seen.
+"""
+
+import uuid
+
+from django import forms
+from django.contrib.auth import get_user_model, password_validation
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from recycling.mobile import normalize_mobile
+from recycling.models import Member
+from rewards.models import MAX_IDEMPOTENCY_KEY_LENGTH, MAX_NOTEBOOKS, MAX_QUANTITY, MIN_NOTEBOOKS, MIN_QUANTITY
+from stations.models import City, Station
+
+from .verification import get_verifier, verify_mobile
+
+MOBILE_ATTRS = {"inputmode": "tel", "autocomplete": "tel", "placeholder": "138 0000 0000", "autofocus": True}
+
+
+def new_idempotency_key() -> str:
+    return str(uuid.uuid4())
+
+
+class IdempotentForm(forms.Form):
+    idempotency_key = forms.CharField(
+        max_length=MAX_IDEMPOTENCY_KEY_LENGTH, initial=new_idempotency_key, widget=forms.HiddenInput
+    )
+
+
+class SignUpForm(forms.Form):
+    mobile = forms.CharField(
+        label=_("Mobile number"),
+        max_length=20,
+        help_text=_("A mainland China mobile number. You sign in with it."),
+        widget=forms.TextInput(attrs=MOBILE_ATTRS),
+    )
+    code = forms.CharField(
+        label=_("Verification code"),
+        max_length=8,
+        required=False,
+        help_text=_("The code we sent to your mobile by SMS."),
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}),
+    )
+    password1 = forms.CharField(
+        label=_("Password"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validation.password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label=_("Password again"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not get_verifier().requires_code:
+            del self.fields["code"]  # no SMS gateway: see members/verification.py
+
+    def clean_mobile(self) -> str:
+        number = normalize_mobile(self.cleaned_data["mobile"])
+        if Member.objects.filter(mobile=number).exists():
+            raise ValidationError(_("This mobile number is already registered. Sign in instead."), code="mobile_taken")
+        return number
+
+    def clean(self):
+        cleaned_data = super().clean()
+        mobile, password1, password2 = (cleaned_data.get(name) for name in ("mobile", "password1", "password2"))
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", ValidationError(_("The two passwords differ."), code="password_mismatch"))
+        elif password1:
+            # Similarity is checked against the mobile number, the member's sign-in name.
+            user = get_user_model()(username=mobile or "")
+            try:
+                password_validation.validate_password(password1, user)
+            except ValidationError as error:
+                self.add_error("password1", error)
+        if mobile and not self.errors and not verify_mobile(mobile=mobile, code=cleaned_data.get("code", "")):
+            self.add_error("code", ValidationError(_("The verification code is wrong or has expired."), code="code"))
+        return cleaned_data
+
+
+class SendCodeForm(forms.Form):
+    mobile = forms.CharField(max_length=20)
+
+    def clean_mobile(self) -> str:
+        return normalize_mobile(self.cleaned_data["mobile"])
+
+
+class MemberAuthenticationForm(AuthenticationForm):
+    """Sign in with the mobile number (recycling.auth.MobileNumberBackend) and password."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": _("The mobile number or the password is wrong. Both may be typed with care."),
+        "not_member": _("This sign-in is for members. Station staff and operations use the station desk."),
+    }
+
+    def __init__(self, request=None, *args, **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.fields["username"].label = _("Mobile number")
+        self.fields["username"].max_length = 20
+        self.fields["username"].widget.attrs.update({**MOBILE_ATTRS, "maxlength": 20})
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if not Member.objects.filter(user=user).exists():
+            raise ValidationError(self.error_messages["not_member"], code="not_member")
+
+
+class StationPickerForm(forms.Form):
+    """City, then station: where the member wants to see and collect rewards (GET)."""
+
+    city = forms.ModelChoiceField(
+        label=_("City"), queryset=City.objects.none(), required=False, empty_label=_("Choose a city")
+    )
+    station = forms.ModelChoiceField(
+        label=_("Station"), queryset=Station.objects.none(), required=False, empty_label=_("Choose a station")
+    )
+
+    def __init__(self, *args, cities, stations_in, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["city"].queryset = cities
+        self.fields["city"].label_from_instance = lambda city: city.display_name
+        self.stations_in = stations_in
+        city = self._chosen_city()
+        self.fields["station"].queryset = stations_in(city=city) if city else Station.objects.none()
+        self.fields["station"].label_from_instance = lambda station: station.name
+
+    def _chosen_city(self) -> City | None:
+        value = self.data.get("city") if self.is_bound else None
+        if not value or not str(value).isdigit():
+            return None
+        return self.fields["city"].queryset.filter(pk=value).first()
+
+    def clean(self):
+        cleaned_data = super().clean()
+        # A station of another city (the city was changed) is simply not chosen yet.
+        self.errors.pop("station", None)
+        station = cleaned_data.get("station")
+        if station is not None and station.city_id != getattr(cleaned_data.get("city"), "pk", None):
+            cleaned_data["station"] = None
+        return cleaned_data
+
+
+class ReserveForm(IdempotentForm):
+    reward = forms.IntegerField(widget=forms.HiddenInput)
+    station = forms.IntegerField(widget=forms.HiddenInput)
+    quantity = forms.IntegerField(
+        label=_("Quantity"),
+        initial=1,
+        widget=forms.NumberInput(attrs={"min": MIN_QUANTITY, "max": MAX_QUANTITY, "inputmode": "numeric"}),
+    )
+
+    def clean_quantity(self) -> int:
+        quantity = self.cleaned_data["quantity"]
+        if not MIN_QUANTITY <= quantity <= MAX_QUANTITY:
+            raise ValidationError(
+                gettext("Reserve %(min)s to %(max)s at a time.") % {"min": MIN_QUANTITY, "max": MAX_QUANTITY},
+                code="quantity",
+            )
+        return quantity
+
+
+class DonateForm(IdempotentForm):
+    notebooks = forms.IntegerField(
+        label=_("Notebooks"),
+        initial=1,
+        widget=forms.NumberInput(attrs={"min": MIN_NOTEBOOKS, "max": MAX_NOTEBOOKS, "inputmode": "numeric"}),
+    )
+
+    def clean_notebooks(self) -> int:
+        notebooks = self.cleaned_data["notebooks"]
+        if not MIN_NOTEBOOKS <= notebooks <= MAX_NOTEBOOKS:
+            raise ValidationError(
+                gettext("Donate %(min)s to %(max)s notebooks at a time.")
+                % {"min": MIN_NOTEBOOKS, "max": MAX_NOTEBOOKS},
+                code="notebooks",
+            )
+        return notebooks

@@ -1,0 +1,335 @@
+"""The consumer pages. Views only collect input, call one service or selector, and render.
+
+Every page but sign-up and sign-in needs a signed-in member (`member_required`): a member
+reaches only their own data, since every query starts from request.member; another member's
+redemption answers 404. A staff or ops login without a Member gets a page that says so.
+Writes follow post/redirect/get, refusals come back as the service's message.
+"""
+
+from collections.abc import Callable
+from functools import wraps
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView, redirect_to_login
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_POST
+
+from recycling.errors import DomainError
+from recycling.services import register_member
+from rewards.models import DonationCampaign, Redemption, Reward
+from rewards.selectors import campaign_progress, history_line, member_transfers
+from rewards.services import cancel_redemption, donate, reserve_reward
+from stations.models import Station
+
+from . import selectors
+from .forms import DonateForm, MemberAuthenticationForm, ReserveForm, SendCodeForm, SignUpForm, StationPickerForm
+from .qr import member_qr_svg
+from .verification import get_verifier, send_verification_code
+
+HISTORY_PAGE_SIZE = 20
+STATIONS_PAGE_SIZE = 20
+MEMBER_BACKEND = "recycling.auth.MobileNumberBackend"
+
+
+def member_required(view: Callable) -> Callable:
+    """Sign-in first (back here after), and members only; sets request.member (with its account)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("members:signin"))
+        member = selectors.member_for_user(user=request.user)
+        if member is None:
+            return render(request, "members/not_member.html", status=403)
+        request.member = member
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _render(request: HttpRequest, template: str, context: dict | None = None, *, tab: str = "", status: int = 200):
+    return render(
+        request, template, {"member": getattr(request, "member", None), "tab": tab, **(context or {})}, status=status
+    )
+
+
+def _first_error(form) -> str:
+    for errors in form.errors.values():
+        return errors[0]
+    return _("Check the form and try again.")
+
+
+# --- Signing up, in and out ---------------------------------------------------------------
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Mobile number and password; the mobile is verified by members.verification (no SMS here)."""
+    if selectors.member_for_user(user=request.user) is not None:
+        return redirect("members:home")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            member = register_member(mobile=form.cleaned_data["mobile"], password=form.cleaned_data["password1"])
+        except ValidationError as error:  # registered by someone else since the form checked
+            form.add_error("mobile", error)
+        else:
+            login(request, member.user, backend=MEMBER_BACKEND)
+            messages.success(request, _("Welcome to GreenBox! Show your QR code at a station when you leave cartons."))
+            return redirect("members:home")
+    return _render(request, "members/signup.html", {"form": form, "requires_code": get_verifier().requires_code})
+
+
+@require_POST
+def send_code(request: HttpRequest) -> HttpResponse:
+    """Send a verification code by SMS, when a verifier that sends codes is configured."""
+    if not get_verifier().requires_code:
+        raise Http404
+    form = SendCodeForm(request.POST)
+    if form.is_valid():
+        send_verification_code(mobile=form.cleaned_data["mobile"])
+        text, css = _("We sent a code by SMS. It is valid for a few minutes."), "ok"
+    else:
+        text, css = _first_error(form), "error"
+    return HttpResponse(format_html('<p class="note {}" role="status">{}</p>', css, text))
+
+
+class SignInView(LoginView):
+    form_class = MemberAuthenticationForm
+    template_name = "members/signin.html"
+    next_page = reverse_lazy("members:home")
+
+
+class SignOutView(LogoutView):
+    next_page = reverse_lazy("members:signin")
+
+
+class ChangePasswordView(PasswordChangeView):
+    template_name = "members/password_change.html"
+    success_url = reverse_lazy("members:home")
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "member": self.request.member, "tab": ""}
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, _("Your password has been changed."))
+        return response
+
+
+change_password = member_required(ChangePasswordView.as_view())
+
+
+# --- Home and history ---------------------------------------------------------------------
+
+
+@require_GET
+@member_required
+def home(request: HttpRequest) -> HttpResponse:
+    member = request.member
+    return _render(
+        request,
+        "members/home.html",
+        {"summary": selectors.member_summary(member=member), "qr_svg": member_qr_svg(member.code)},
+        tab="home",
+    )
+
+
+@require_GET
+@member_required
+def history(request: HttpRequest) -> HttpResponse:
+    """The member's points, line by line with why they changed, newest first, 20 a page."""
+    member = request.member
+    page = Paginator(member_transfers(member=member), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    lines = [history_line(transfer=transfer, member=member) for transfer in page.object_list]
+    return _render(request, "members/history.html", {"page": page, "lines": lines}, tab="history")
+
+
+# --- Rewards ------------------------------------------------------------------------------
+
+
+def _station_picker(request: HttpRequest) -> StationPickerForm:
+    """The city and station from the query string, else the member's home station."""
+    data = request.GET
+    home_station = request.member.home_station
+    if "city" not in data and home_station is not None and home_station.is_active:
+        data = {"city": str(home_station.city_id), "station": str(home_station.pk)}
+    return StationPickerForm(data, cities=selectors.cities_with_stations(), stations_in=selectors.active_stations)
+
+
+@require_GET
+@member_required
+def rewards(request: HttpRequest) -> HttpResponse:
+    """The catalog, with what is in stock at the chosen station and a reserve form for each."""
+    picker = _station_picker(request)
+    station = picker.cleaned_data.get("station") if picker.is_valid() else None
+    catalog = [
+        (reward, ReserveForm(initial={"reward": reward.pk, "station": station.pk}) if station else None)
+        for reward in selectors.catalog_at_station(station=station)
+    ]
+    context = {"picker": picker, "station": station, "catalog": catalog}
+    if request.htmx:  # the city or the station changed: only the picker and the catalog are redrawn
+        return _render(request, "members/_catalog.html", context, tab="rewards")
+    return _render(request, "members/rewards.html", context, tab="rewards")
+
+
+def _catalog_url(station: Station | None) -> str:
+    url = reverse("members:rewards")
+    if station is None:
+        return url
+    return f"{url}?{urlencode({'city': station.city_id, 'station': station.pk})}"
+
+
+@require_POST
+@member_required
+def reserve(request: HttpRequest) -> HttpResponse:
+    form = ReserveForm(request.POST)
+    if not form.is_valid():
+        station = Station.objects.filter(pk=form.cleaned_data.get("station") or 0).first()
+        messages.error(request, _first_error(form))
+        return redirect(_catalog_url(station))
+    station = Station.objects.filter(pk=form.cleaned_data["station"]).first()
+    reward = Reward.objects.filter(pk=form.cleaned_data["reward"]).first()
+    if station is None or reward is None:
+        messages.error(request, _("Choose a reward and a station."))
+        return redirect(_catalog_url(station))
+    try:
+        result = reserve_reward(
+            member=request.member,
+            reward=reward,
+            station=station,
+            quantity=form.cleaned_data["quantity"],
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
+    except DomainError as refusal:
+        messages.error(request, refusal.message)
+        return redirect(_catalog_url(station))
+    if not result.replayed:
+        messages.success(
+            request,
+            _("Reserved: show the pickup code at the station to collect. %(points)s points were taken.")
+            % {"points": result.redemption.points},
+        )
+    return redirect("members:redemption", pk=result.redemption.pk)
+
+
+@require_GET
+@member_required
+def redemptions(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.member_redemptions(member=request.member), HISTORY_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    return _render(request, "members/redemptions.html", {"page": page}, tab="rewards")
+
+
+def _own_redemption(request: HttpRequest, pk: int) -> Redemption:
+    redemption = selectors.member_redemption(member=request.member, redemption_id=pk)
+    if redemption is None:
+        raise Http404("No such redemption.")
+    return redemption
+
+
+@require_GET
+@member_required
+def redemption(request: HttpRequest, pk: int) -> HttpResponse:
+    return _render(request, "members/redemption.html", {"redemption": _own_redemption(request, pk)}, tab="rewards")
+
+
+@require_POST
+@member_required
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    was = _own_redemption(request, pk).status
+    try:
+        cancelled = cancel_redemption(redemption_id=pk, member=request.member)
+    except DomainError as refusal:
+        messages.error(request, refusal.message)
+    else:
+        if was == Redemption.Status.RESERVED:
+            messages.success(
+                request,
+                _("Reservation cancelled: %(points)s points are back in your balance.") % {"points": cancelled.points},
+            )
+        else:
+            messages.info(request, _("This reservation had already ended; nothing changed."))
+    return redirect("members:redemption", pk=pk)
+
+
+# --- Donations ----------------------------------------------------------------------------
+
+
+@require_GET
+@member_required
+def donations(request: HttpRequest) -> HttpResponse:
+    campaigns = [
+        (campaign, campaign_progress(campaign=campaign), DonateForm()) for campaign in selectors.open_campaigns()
+    ]
+    return _render(request, "members/donate.html", {"campaigns": campaigns}, tab="donate")
+
+
+@require_POST
+@member_required
+def donate_to(request: HttpRequest, pk: int) -> HttpResponse:
+    campaign = get_object_or_404(DonationCampaign, pk=pk)
+    form = DonateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _first_error(form))
+        return redirect("members:donate")
+    try:
+        result = donate(
+            member=request.member,
+            campaign=campaign,
+            notebooks=form.cleaned_data["notebooks"],
+            idempotency_key=form.cleaned_data["idempotency_key"],
+        )
+    except DomainError as refusal:
+        messages.error(request, refusal.message)
+        return redirect("members:donate")
+    donation = result.donation
+    if not result.replayed:
+        messages.success(
+            request,
+            ngettext(
+                "Thank you! Your %(points)s points fund %(notebooks)s notebook for %(campaign)s.",
+                "Thank you! Your %(points)s points fund %(notebooks)s notebooks for %(campaign)s.",
+                donation.notebooks,
+            )
+            % {"points": donation.points, "notebooks": donation.notebooks, "campaign": campaign.display_title},
+        )
+    return redirect("members:donate")
+
+
+# --- Stations -----------------------------------------------------------------------------
+
+
+@require_GET
+@member_required
+def stations(request: HttpRequest) -> HttpResponse:
+    """Stations of a city: address, opening hours, rewards in stock and cartons this week."""
+    cities = selectors.cities_with_stations()
+    city = None
+    requested = request.GET.get("city", "")
+    if requested.isdigit():
+        city = cities.filter(pk=requested).first()
+    elif request.member.home_station_id:
+        city = cities.filter(pk=request.member.home_station.city_id).first()
+    page = None
+    rows = []
+    if city is not None:
+        page = Paginator(selectors.active_stations(city=city), STATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
+        listed = list(page.object_list)
+        stock = selectors.stock_by_station(stations=listed)
+        week = selectors.cartons_this_week(stations=listed)
+        rows = [(station, stock[station.pk], week[station.pk]) for station in listed]
+    extra_query = urlencode({"city": city.pk}) if city else ""
+    context = {"cities": cities, "city": city, "page": page, "rows": rows, "extra_query": extra_query}
+    if request.htmx:
+        return _render(request, "members/_stations.html", context, tab="stations")
+    return _render(request, "members/stations.html", context, tab="stations")

@@ -1,0 +1,61 @@
+"""Celery tasks of the recycling app: thin wrappers that take a date and call one service.
+
+Every task is safe to run twice (the totals service overwrites a day, never increments), so
+late acknowledgement and re-delivery after a lost worker (config/settings) cannot double-count.
+"""
+
+import logging
+from datetime import date, timedelta
+
+from celery import shared_task
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
+
+from .totals import aggregate_day
+
+logger = logging.getLogger(__name__)
+
+# Database hiccups (a restart, a failover, a lock timeout) and broker errors are retried with
+# exponential backoff capped at 10 minutes, well inside Redis's visibility timeout.
+RETRY_OPTIONS = {
+    "autoretry_for": (DatabaseError, BrokerError),
+    "retry_backoff": 5,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+    "max_retries": 10,
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+}
+
+
+@shared_task(name="recycling.aggregate_day_totals", **RETRY_OPTIONS)
+def aggregate_day_totals(day: str) -> dict:
+    """Recompute one Shanghai day's station and city totals (day as YYYY-MM-DD)."""
+    totals = aggregate_day(day=date.fromisoformat(day))
+    return {"day": day, "stations": totals.stations, "cities": totals.cities}
+
+
+@shared_task(name="recycling.aggregate_today_totals", **RETRY_OPTIONS)
+def aggregate_today_totals() -> dict:
+    """Recompute today's totals (scheduled every 5 minutes)."""
+    return aggregate_day_totals(timezone.localdate().isoformat())
+
+
+@shared_task(name="recycling.aggregate_recent_days_totals", **RETRY_OPTIONS)
+def aggregate_recent_days_totals(days: int = 3) -> list[str]:
+    """Enqueue a recompute of each of the `days` days before today (scheduled nightly at 02:00)."""
+    today = timezone.localdate()
+    recent = [(today - timedelta(days=n)).isoformat() for n in range(1, days + 1)]
+    for day in recent:
+        aggregate_day_totals.delay(day)
+    return recent
+
+
+def recompute_after_commit(day: date) -> None:
+    """Enqueue the day's recompute once the current transaction commits.
+
+    robust=True: if the broker is down the write still stands (it has committed) and the error
+    is logged; the nightly recompute of the last three days repairs the totals.
+    """
+    transaction.on_commit(lambda: aggregate_day_totals.delay(day.isoformat()), robust=True)

@@ -1,0 +1,248 @@
+"""Daily totals per station and per city: the service that computes them.
+
+A run for one Shanghai day recomputes that day's rows from set-based aggregate queries
+(INSERT ... SELECT ... GROUP BY) and overwrites them, all in one transaction: afterwards the
+day holds exactly the rows a fresh computation gives (a row's computed_at is when its figures
+were last written). It never increments, so a re-run, a retried Celery task or a worker killed mid-run leaves either the
+old or the new complete rows. Two runs for the same day on PostgreSQL serialize on an
+advisory lock for that day; SQLite serializes all writers anyway.
+
+What counts on day D (Shanghai time):
+- cartons, drop-offs, distinct members, points issued, kg CO2e: accepted drop-offs whose
+  `occurred_at` falls on D (a voided drop-off counts nowhere; voids and late drop-offs
+  enqueue a recompute of their day);
+- points redeemed and donated: redemption and donation transfers posted on D that have not
+  been reversed (a cancelled or expired reservation counts nowhere), at the transfer's station;
+- cartons reused: carton movements of kind "reused" on D.
+
+kg CO2e is summed exactly, in whole milligrams (a factor has three decimals of kg of board
+times three of kg CO2e per kg), and rounded half up to the gram once per row: a city's figure
+is its own exact total rounded, not a sum of its stations' rounded figures.
+
+On PostgreSQL one statement does the whole day: a single scan of the day's drop-offs grouped
+by GROUPING SETS ((city, station), (city)) gives the station rows and the city's distinct
+members together, and the city rows are inserted from the station rows the same statement
+inserts (a data-modifying CTE). Other databases (SQLite in development) run the same
+aggregates as two plain statements. bench/bench_totals.py times the PostgreSQL path on a
+national peak day against a bare GROUP BY.
+"""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .days import day_bounds
+from .models import CartonMovement, DailyCityTotal, DailyStationTotal, DropOff, Transfer
+
+# Milligrams of CO2e per carton of each emission factor, exact (ROUND only absorbs SQLite's
+# floating point); the sums are cast back to integers (PostgreSQL sums bigints as numeric) so
+# that grams are rounded half up by integer division of non-negative sums.
+_FACTORS = """
+    SELECT id, CAST(ROUND(kg_board_per_carton * kg_co2e_per_kg * 1000000) AS BIGINT) AS co2e_mg
+    FROM recycling_emissionfactor
+"""
+_DAY_DROPOFFS = "d.status = %(accepted)s AND d.occurred_at >= %(start)s AND d.occurred_at < %(end)s"
+
+_SPENDING = """
+    SELECT t.station_id,
+           SUM(CASE WHEN t.kind = %(redemption)s THEN t.amount ELSE 0 END) AS points_redeemed,
+           SUM(CASE WHEN t.kind = %(donation)s THEN t.amount ELSE 0 END) AS points_donated
+    FROM recycling_transfer t
+    WHERE t.kind IN (%(redemption)s, %(donation)s) AND t.station_id IS NOT NULL
+      AND t.created_at >= %(start)s AND t.created_at < %(end)s
+      AND NOT EXISTS (SELECT 1 FROM recycling_transfer r WHERE r.reverses_id = t.id)
+    GROUP BY t.station_id
+"""
+_REUSE = """
+    SELECT m.station_id, SUM(m.cartons) AS cartons_reused
+    FROM recycling_cartonmovement m
+    WHERE m.kind = %(reused)s AND m.occurred_at >= %(start)s AND m.occurred_at < %(end)s
+    GROUP BY m.station_id
+"""
+_STATION_COLUMNS = """
+    (day, station_id, city_id, cartons, dropoffs, members, points_issued, points_redeemed,
+     points_donated, cartons_reused, co2e_kg, computed_at)
+"""
+_CITY_COLUMNS = """
+    (day, city_id, stations, cartons, dropoffs, members, points_issued, points_redeemed,
+     points_donated, cartons_reused, co2e_kg, computed_at)
+"""
+# A station gets a row when anything counted happened there: drop-offs, spending or reuse.
+_STATION_ROWS = """
+SELECT %(day)s, s.id, s.city_id,
+       COALESCE(d.cartons, 0), COALESCE(d.dropoffs, 0), COALESCE(d.members, 0), COALESCE(d.points_issued, 0),
+       COALESCE(sp.points_redeemed, 0), COALESCE(sp.points_donated, 0), COALESCE(r.cartons_reused, 0),
+       (COALESCE(d.co2e_mg, 0) + 500) / 1000 / 1000.0, %(now)s
+FROM (
+    SELECT station_id FROM dropoffs WHERE station_id IS NOT NULL
+    UNION SELECT station_id FROM spending
+    UNION SELECT station_id FROM reuse
+) a
+JOIN stations_station s ON s.id = a.station_id
+LEFT JOIN dropoffs d ON d.station_id = a.station_id
+LEFT JOIN spending sp ON sp.station_id = a.station_id
+LEFT JOIN reuse r ON r.station_id = a.station_id
+"""
+
+# PostgreSQL: the whole day in one statement and one scan of its drop-offs. The grouping set
+# (city) carries the city's distinct members and exact CO2e (station_id NULL); the city rows
+# sum the station rows computed beside them for everything else. Rows are upserted and only
+# rewritten when a figure changed, and rows of stations or cities with nothing left to count
+# are deleted: a void's recompute of a peak day rewrites one station and its city, not
+# 130,000 rows (and their WAL and dead tuples).
+_FIGURES = [
+    "cartons",
+    "dropoffs",
+    "members",
+    "points_issued",
+    "points_redeemed",
+    "points_donated",
+    "cartons_reused",
+    "co2e_kg",
+]
+
+
+def _upsert(table: str, key: str, figures: list[str]) -> str:
+    """ON CONFLICT clause that rewrites a row (and its computed_at) only when a figure changed."""
+    return (
+        f"ON CONFLICT ({key}, day) DO UPDATE SET "
+        + ", ".join(f"{f} = EXCLUDED.{f}" for f in [*figures, "computed_at"])
+        + f" WHERE ({', '.join(f'{table}.{f}' for f in figures)})"
+        + f" IS DISTINCT FROM ({', '.join(f'EXCLUDED.{f}' for f in figures)})"
+    )
+
+
+_POSTGRES_DAY_SQL = f"""
+WITH dropoffs AS MATERIALIZED (
+    SELECT s.city_id, d.station_id,
+           SUM(d.cartons) AS cartons, COUNT(*) AS dropoffs, COUNT(DISTINCT d.member_id) AS members,
+           SUM(d.points) AS points_issued, CAST(SUM(d.cartons * f.co2e_mg) AS BIGINT) AS co2e_mg
+    FROM recycling_dropoff d
+    JOIN stations_station s ON s.id = d.station_id
+    JOIN ({_FACTORS}) f ON f.id = d.emission_factor_id
+    WHERE {_DAY_DROPOFFS}
+    GROUP BY GROUPING SETS ((s.city_id, d.station_id), (s.city_id))
+),
+spending AS ({_SPENDING}),
+reuse AS ({_REUSE}),
+station_rows ({", ".join(["day", "station_id", "city_id", *_FIGURES, "computed_at"])}) AS MATERIALIZED (
+    {_STATION_ROWS}
+),
+city_rows AS MATERIALIZED (
+    SELECT st.city_id, COUNT(*) FILTER (WHERE st.dropoffs > 0) AS stations,
+           SUM(st.cartons) AS cartons, SUM(st.dropoffs) AS dropoffs, COALESCE(MAX(c.members), 0) AS members,
+           SUM(st.points_issued) AS points_issued, SUM(st.points_redeemed) AS points_redeemed,
+           SUM(st.points_donated) AS points_donated, SUM(st.cartons_reused) AS cartons_reused,
+           (COALESCE(MAX(c.co2e_mg), 0) + 500) / 1000 / 1000.0 AS co2e_kg
+    FROM station_rows st
+    LEFT JOIN dropoffs c ON c.city_id = st.city_id AND c.station_id IS NULL
+    GROUP BY st.city_id
+),
+stations_written AS (
+    INSERT INTO recycling_dailystationtotal {_STATION_COLUMNS}
+    SELECT * FROM station_rows
+    {_upsert("recycling_dailystationtotal", "station_id", ["city_id", *_FIGURES])}
+    RETURNING 1
+),
+stations_removed AS (
+    DELETE FROM recycling_dailystationtotal t
+    WHERE t.day = %(day)s AND t.station_id NOT IN (SELECT station_id FROM station_rows)  -- a hashed subplan
+    RETURNING 1
+),
+cities_written AS (
+    INSERT INTO recycling_dailycitytotal {_CITY_COLUMNS}
+    SELECT %(day)s, city_id, stations, {", ".join(_FIGURES)}, %(now)s FROM city_rows
+    {_upsert("recycling_dailycitytotal", "city_id", ["stations", *_FIGURES])}
+    RETURNING 1
+),
+cities_removed AS (
+    DELETE FROM recycling_dailycitytotal t
+    WHERE t.day = %(day)s AND t.city_id NOT IN (SELECT city_id FROM city_rows)
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM station_rows), (SELECT COUNT(*) FROM city_rows),
+       (SELECT COUNT(*) FROM stations_written), (SELECT COUNT(*) FROM stations_removed),
+       (SELECT COUNT(*) FROM cities_written), (SELECT COUNT(*) FROM cities_removed)
+"""
+
+# Other databases: the station rows, then the city rows from them and from the drop-offs.
+_STATION_TOTALS_SQL = f"""
+WITH dropoffs AS (
+    SELECT d.station_id,
+           SUM(d.cartons) AS cartons, COUNT(*) AS dropoffs, COUNT(DISTINCT d.member_id) AS members,
+           SUM(d.points) AS points_issued, CAST(SUM(d.cartons * f.co2e_mg) AS BIGINT) AS co2e_mg
+    FROM recycling_dropoff d
+    JOIN ({_FACTORS}) f ON f.id = d.emission_factor_id
+    WHERE {_DAY_DROPOFFS}
+    GROUP BY d.station_id
+),
+spending AS ({_SPENDING}),
+reuse AS ({_REUSE})
+INSERT INTO recycling_dailystationtotal {_STATION_COLUMNS}
+{_STATION_ROWS}
+"""
+_CITY_TOTALS_SQL = f"""
+INSERT INTO recycling_dailycitytotal {_CITY_COLUMNS}
+SELECT st.day, st.city_id,
+       SUM(CASE WHEN st.dropoffs > 0 THEN 1 ELSE 0 END),
+       SUM(st.cartons), SUM(st.dropoffs), COALESCE(MAX(cm.members), 0), SUM(st.points_issued),
+       SUM(st.points_redeemed), SUM(st.points_donated), SUM(st.cartons_reused),
+       (COALESCE(MAX(cm.co2e_mg), 0) + 500) / 1000 / 1000.0, %(now)s
+FROM recycling_dailystationtotal st
+LEFT JOIN (
+    SELECT s.city_id, COUNT(DISTINCT d.member_id) AS members, CAST(SUM(d.cartons * f.co2e_mg) AS BIGINT) AS co2e_mg
+    FROM recycling_dropoff d
+    JOIN stations_station s ON s.id = d.station_id
+    JOIN ({_FACTORS}) f ON f.id = d.emission_factor_id
+    WHERE {_DAY_DROPOFFS}
+    GROUP BY s.city_id
+) cm ON cm.city_id = st.city_id
+WHERE st.day = %(day)s
+GROUP BY st.day, st.city_id
+"""
+
+
+@dataclass(frozen=True)
+class DayTotals:
+    day: date
+    stations: int  # station rows written
+    cities: int  # city rows written
+
+
+def aggregate_day(*, day: date) -> DayTotals:
+    """Recompute and overwrite the day's station and city totals in one transaction."""
+    start, end = day_bounds(day)
+    ops = connection.ops  # adapts values for raw SQL as the ORM would (SQLite stores naive UTC text)
+    params = {
+        "day": ops.adapt_datefield_value(day),
+        "start": ops.adapt_datetimefield_value(start),
+        "end": ops.adapt_datetimefield_value(end),
+        "now": ops.adapt_datetimefield_value(timezone.now()),
+        "accepted": DropOff.Status.ACCEPTED,
+        "redemption": Transfer.Kind.REDEMPTION,
+        "donation": Transfer.Kind.DONATION,
+        "reused": CartonMovement.Kind.REUSED,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One run per day at a time: a second run waits, then overwrites with its own fresh rows.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ADVISORY_LOCK_CLASS, day.toordinal()])
+            # The plan is a few sorts and hash tables over one day; compiling it (JIT) costs more
+            # than it saves, and the default 4 MB of sort memory would spill the peak day to disk.
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute(_POSTGRES_DAY_SQL, params)
+            stations, cities, *_changes = cursor.fetchone()
+        else:
+            DailyCityTotal.objects.filter(day=day).delete()
+            DailyStationTotal.objects.filter(day=day).delete()
+            cursor.execute(_STATION_TOTALS_SQL, params)
+            cursor.execute(_CITY_TOTALS_SQL, params)
+            stations = DailyStationTotal.objects.filter(day=day).count()
+            cities = DailyCityTotal.objects.filter(day=day).count()
+    return DayTotals(day=day, stations=stations, cities=cities)
+
+
+_ADVISORY_LOCK_CLASS = 20221111  # namespaces GreenBox's advisory locks for daily totals

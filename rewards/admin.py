@@ -1,0 +1,304 @@
+"""The rewards admin: superusers manage the catalog and the campaigns; station staff see the
+reservations waiting at their stations, hand them out against the pickup code, and keep their
+stations' stock. Every write goes through rewards.services; nothing can be deleted.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from recycling.errors import DomainError
+from stations.models import Station
+from stations.selectors import stations_for_user, works_at
+
+from . import services
+from .errors import NoSuchReservation
+from .models import PICKUP_CODE_LENGTH, DonationCampaign, Redemption, Reward, StationStock
+from .selectors import campaign_progress, stock_for_user, waiting_reservation_by_code
+
+FORM_TEMPLATE = "admin/rewards/form_page.html"
+
+
+class SuperuserCatalogAdmin(admin.ModelAdmin):
+    """Superusers create and change; staff with the view permission may look; nobody deletes."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return ("account", "created_at") if obj else ()
+
+    def get_exclude(self, request: HttpRequest, obj=None):
+        return () if obj else ("account", "created_at")
+
+
+@admin.register(Reward)
+class RewardAdmin(SuperuserCatalogAdmin):
+    list_display = ("name_zh", "name", "kind", "points_cost", "daily_limit_per_member", "is_active", "active_from")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name", "name_zh")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request: HttpRequest, obj: Reward, form: forms.ModelForm, change: bool) -> None:
+        fields = services.CATALOG_FIELDS["reward"]
+        if change:
+            services.update_reward(reward=obj, **{f: form.cleaned_data[f] for f in form.changed_data if f in fields})
+            return
+        created = services.create_reward(**{f: form.cleaned_data[f] for f in fields if f in form.cleaned_data})
+        obj.pk, obj.account, obj.created_at = created.pk, created.account, created.created_at
+
+
+@admin.register(DonationCampaign)
+class DonationCampaignAdmin(SuperuserCatalogAdmin):
+    list_display = ("title_zh", "title", "beneficiary", "points_per_notebook", "progress", "starts_at", "ends_at")
+    search_fields = ("title", "title_zh", "beneficiary")
+
+    @admin.display(description=_("notebooks funded / target"))
+    def progress(self, obj: DonationCampaign) -> str:
+        progress = campaign_progress(campaign=obj)
+        return f"{progress.notebooks} / {progress.target_notebooks} ({progress.percent:.0f}%)"
+
+    def save_model(self, request: HttpRequest, obj: DonationCampaign, form: forms.ModelForm, change: bool) -> None:
+        fields = services.CATALOG_FIELDS["campaign"]
+        if change:
+            services.update_campaign(
+                campaign=obj, **{f: form.cleaned_data[f] for f in form.changed_data if f in fields}
+            )
+            return
+        created = services.create_campaign(**{f: form.cleaned_data[f] for f in fields})
+        obj.pk, obj.account, obj.created_at = created.pk, created.account, created.created_at
+
+
+# --- Reservations ------------------------------------------------------------------------
+
+
+class PickupCodeForm(forms.Form):
+    pickup_code = forms.RegexField(
+        label=_("pickup code"),
+        regex=rf"^\s*[0-9]{{{PICKUP_CODE_LENGTH}}}\s*$",
+        error_messages={"invalid": _("A pickup code is 6 digits.")},
+        widget=forms.TextInput(attrs={"autofocus": True, "inputmode": "numeric", "autocomplete": "off"}),
+    )
+
+
+class CollectByCodeForm(PickupCodeForm):
+    station = forms.ModelChoiceField(label=_("station"), queryset=Station.objects.none())
+
+    field_order = ["station", "pickup_code"]
+
+    def __init__(self, *args, stations: QuerySet[Station], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["station"].queryset = stations
+        if stations.count() == 1:
+            self.fields["station"].initial = stations.first()
+
+
+@admin.register(Redemption)
+class RedemptionAdmin(admin.ModelAdmin):
+    """Read-only: the only change staff make is handing a reward out, through the collect pages.
+
+    The pickup code is never shown: it is what proves the member is at the counter.
+    """
+
+    list_display = ("reserved_at", "member", "reward", "quantity", "station", "status", "expires_at", "collect_link")
+    list_filter = ("status",)
+    list_select_related = ("member", "reward", "station")
+    date_hierarchy = "reserved_at"
+    fields = (
+        "member",
+        "reward",
+        "quantity",
+        "points",
+        "station",
+        "status",
+        "reserved_at",
+        "expires_at",
+        "collected_at",
+        "collected_by",
+        "ended_at",
+        "transfer",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Redemption]:
+        return super().get_queryset(request).filter(station__in=stations_for_user(user=request.user))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description=_("collect"))
+    def collect_link(self, obj: Redemption) -> str:
+        if obj.status != Redemption.Status.RESERVED:
+            return "—"
+        url = reverse("admin:rewards_redemption_collect", args=[obj.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, gettext("Collect"))
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("collect/", wrap(self.collect_by_code_view), name="rewards_redemption_collect_by_code"),
+            path("<int:redemption_id>/collect/", wrap(self.collect_view), name="rewards_redemption_collect"),
+            *super().get_urls(),
+        ]
+
+    def _check_collect_permission(self, request: HttpRequest) -> None:
+        if not request.user.has_perm("rewards.collect_redemption"):
+            raise PermissionDenied
+
+    def collect_view(self, request: HttpRequest, redemption_id: int) -> HttpResponse:
+        """Staff type the pickup code the member shows; the collect service decides."""
+        self._check_collect_permission(request)
+        redemption = get_object_or_404(self.get_queryset(request), pk=redemption_id)
+        form = PickupCodeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.collect_redemption(
+                    redemption_id=redemption.pk, pickup_code=form.cleaned_data["pickup_code"], staff=request.user
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                return self._collected(request, redemption)
+        title = gettext("Hand out %(redemption)s") % {"redemption": redemption}
+        return self._form_page(request, form, title=title, redemption=redemption)
+
+    def collect_by_code_view(self, request: HttpRequest) -> HttpResponse:
+        """Staff pick their station and type the pickup code; the reservation waiting there with
+        that code is collected."""
+        self._check_collect_permission(request)
+        form = CollectByCodeForm(request.POST or None, stations=stations_for_user(user=request.user))
+        if request.method == "POST" and form.is_valid():
+            station, code = form.cleaned_data["station"], form.cleaned_data["pickup_code"]
+            redemption = waiting_reservation_by_code(station=station, pickup_code=code)
+            try:
+                if redemption is None:
+                    raise NoSuchReservation()
+                services.collect_redemption(redemption_id=redemption.pk, pickup_code=code, staff=request.user)
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                return self._collected(request, redemption)
+        return self._form_page(request, form, title=gettext("Hand out a reward by pickup code"))
+
+    def _collected(self, request: HttpRequest, redemption: Redemption) -> HttpResponse:
+        redemption.refresh_from_db()
+        self.message_user(
+            request,
+            gettext("Hand out %(quantity)s × %(reward)s.")
+            % {"quantity": redemption.quantity, "reward": redemption.reward},
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:rewards_redemption_changelist"))
+
+    def _form_page(self, request: HttpRequest, form: forms.Form, *, title: str, **extra) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "form": form,
+            "submit_label": gettext("Collect"),
+            **extra,
+        }
+        return TemplateResponse(request, FORM_TEMPLATE, context)
+
+
+# --- Stock -------------------------------------------------------------------------------
+
+
+class AdjustStockForm(forms.Form):
+    station = forms.ModelChoiceField(label=_("station"), queryset=Station.objects.none())
+    reward = forms.ModelChoiceField(label=_("reward"), queryset=Reward.objects.filter(kind=Reward.Kind.GOODS))
+    change = forms.IntegerField(
+        label=_("change"),
+        help_text=_("Goods received as a positive number (e.g. 24), broken or lost ones as a negative one (e.g. -2)."),
+        widget=forms.NumberInput(attrs={"autofocus": True}),
+    )
+
+    def __init__(self, *args, stations: QuerySet[Station], stock: StationStock | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["station"].queryset = stations
+        if stock is not None:
+            self.fields["station"].initial = stock.station
+            self.fields["reward"].initial = stock.reward
+            self.fields["station"].disabled = self.fields["reward"].disabled = True
+
+
+@admin.register(StationStock)
+class StationStockAdmin(admin.ModelAdmin):
+    """Staff see their stations' stock and change it by a number of items (never set it), so a
+    change adds to whatever the reservations meanwhile left; the service keeps it >= 0."""
+
+    list_display = ("station", "reward", "quantity", "updated_at")
+    list_filter = ("reward",)
+    list_select_related = ("station", "reward")
+    search_fields = ("station__code", "station__name", "reward__name", "reward__name_zh")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StationStock]:
+        return stock_for_user(user=request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: StationStock | None = None) -> bool:
+        allowed = super().has_change_permission(request, obj)
+        return allowed and (obj is None or works_at(user=request.user, station=obj.station))
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        return self._adjust_view(request, stock=None)
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        stock = self.get_object(request, object_id)
+        if stock is None or not self.has_change_permission(request, stock):
+            return super().change_view(request, object_id, form_url, extra_context)  # 404 or read-only view
+        return self._adjust_view(request, stock=stock)
+
+    def _adjust_view(self, request: HttpRequest, *, stock: StationStock | None) -> HttpResponse:
+        form = AdjustStockForm(request.POST or None, stations=stations_for_user(user=request.user), stock=stock)
+        if request.method == "POST" and form.is_valid():
+            try:
+                adjusted = services.adjust_stock(
+                    station=form.cleaned_data["station"],
+                    reward=form.cleaned_data["reward"],
+                    change=form.cleaned_data["change"],
+                    staff=request.user,
+                )
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, gettext("Stock is now %(stock)s.") % {"stock": adjusted}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse("admin:rewards_stationstock_changelist"))
+        if stock is None:
+            title = gettext("Add stock at a station")
+        else:
+            title = gettext("Change stock: %(stock)s") % {"stock": stock}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": title,
+            "form": form,
+            "submit_label": gettext("Save"),
+        }
+        return TemplateResponse(request, FORM_TEMPLATE, context)

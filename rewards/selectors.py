@@ -1,0 +1,149 @@
+"""Reads about rewards, stock, reservations and campaigns."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet, Sum
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from recycling.days import day_bounds, shanghai_day
+from recycling.models import Account, Member, Transfer
+from stations.models import Station
+from stations.selectors import stations_for_user
+
+from .models import DonationCampaign, Redemption, Reward, StationStock
+
+# Reservations that count against a member's daily limit: a cancelled or expired one gave its
+# points and stock back, so it does not.
+COUNTED_STATUSES = [Redemption.Status.RESERVED, Redemption.Status.COLLECTED]
+
+
+def reserved_quantity_on_day(*, member: Member, reward: Reward, at: datetime) -> int:
+    """How many of `reward` the member reserved on the Shanghai day of `at` (reserved or collected)."""
+    start, end = day_bounds(shanghai_day(at))
+    total = Redemption.objects.filter(
+        member=member, reward=reward, status__in=COUNTED_STATUSES, reserved_at__gte=start, reserved_at__lt=end
+    ).aggregate(total=Sum("quantity"))["total"]
+    return total or 0
+
+
+def waiting_reservations(*, user: AbstractBaseUser) -> QuerySet[Redemption]:
+    """Reservations waiting to be collected at the stations the user works at."""
+    return Redemption.objects.filter(
+        status=Redemption.Status.RESERVED, station__in=stations_for_user(user=user)
+    ).select_related("reward", "station", "member")
+
+
+def waiting_reservation_by_code(*, station: Station, pickup_code: str) -> Redemption | None:
+    """The reservation waiting at `station` with this pickup code (codes are unique among them)."""
+    return Redemption.objects.filter(
+        station=station, status=Redemption.Status.RESERVED, pickup_code=(pickup_code or "").strip()
+    ).first()
+
+
+def stock_for_user(*, user: AbstractBaseUser) -> QuerySet[StationStock]:
+    """The stock rows of the stations the user works at (all of them for a superuser)."""
+    return StationStock.objects.filter(station__in=stations_for_user(user=user)).select_related("station", "reward")
+
+
+@dataclass(frozen=True)
+class CampaignProgress:
+    points: int
+    notebooks: int
+    target_notebooks: int
+
+    @property
+    def percent(self) -> float:
+        return min(100.0, 100.0 * self.notebooks / self.target_notebooks)
+
+
+def campaign_progress(*, campaign: DonationCampaign) -> CampaignProgress:
+    """Progress: points are the balance of the campaign's own ledger account (what was donated),
+    notebooks the sum of the donations (each keeps the notebooks its points funded)."""
+    points = Account.objects.values_list("balance", flat=True).get(pk=campaign.account_id)
+    notebooks = campaign.donations.aggregate(total=Sum("notebooks"))["total"] or 0
+    return CampaignProgress(points=points, notebooks=notebooks, target_notebooks=campaign.target_notebooks)
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    at: datetime
+    points: int  # signed, from the member's side: + earned or refunded, - spent
+    reason: str  # why the points changed, in the active language
+    transfer_id: int
+
+
+def member_transfers(*, member: Member) -> QuerySet[Transfer]:
+    """The member's transfers, newest first, with what history_line() needs joined in.
+
+    Lives in rewards/ because a line's reason may be a redemption or a donation; paginate the
+    queryset, then describe each row of the page with history_line()."""
+    account_id = member.account.pk
+    return (
+        Transfer.objects.filter(Q(debit_account_id=account_id) | Q(credit_account_id=account_id))
+        .select_related(
+            "station",
+            "dropoff__station",
+            "redemption__reward",
+            "redemption__station",
+            "donation__campaign",
+            "reverses__redemption__reward",
+            "reverses__dropoff__station",
+        )
+        .order_by("-created_at", "-pk")
+    )
+
+
+def history_line(*, transfer: Transfer, member: Member) -> HistoryLine:
+    """One line of a member's history: the signed points and why they changed."""
+    sign = 1 if transfer.credit_account_id == member.account.pk else -1
+    return HistoryLine(
+        at=transfer.created_at, points=sign * transfer.amount, reason=_reason(transfer), transfer_id=transfer.pk
+    )
+
+
+def _reason(transfer: Transfer) -> str:
+    kind = Transfer.Kind
+    if transfer.kind == kind.EARNING:
+        dropoff = transfer.dropoff
+        text = ngettext(
+            "%(cartons)s carton recycled at %(station)s", "%(cartons)s cartons recycled at %(station)s", dropoff.cartons
+        ) % {
+            "cartons": dropoff.cartons,
+            "station": dropoff.station.name,
+        }
+        if dropoff.earning_cartons < dropoff.cartons:
+            text += " " + _("(%(capped)s over the daily cap earned no points)") % {
+                "capped": dropoff.cartons - dropoff.earning_cartons
+            }
+        return text
+    if transfer.kind == kind.REDEMPTION:
+        redemption = transfer.redemption
+        return _("%(quantity)s × %(reward)s reserved at %(station)s") % {
+            "quantity": redemption.quantity,
+            "reward": redemption.reward.display_name,
+            "station": redemption.station.name,
+        }
+    if transfer.kind == kind.DONATION:
+        donation = transfer.donation
+        return ngettext(
+            "Donation to %(campaign)s (%(notebooks)s notebook)",
+            "Donation to %(campaign)s (%(notebooks)s notebooks)",
+            donation.notebooks,
+        ) % {
+            "campaign": donation.campaign.display_title,
+            "notebooks": donation.notebooks,
+        }
+    original = transfer.reverses
+    if original.kind == kind.EARNING:
+        return _("Drop-off at %(station)s voided by the station") % {"station": original.dropoff.station.name}
+    if original.kind == kind.REDEMPTION:
+        redemption = original.redemption
+        template = {
+            Redemption.Status.CANCELLED: _("Refund: you cancelled the reservation of %(reward)s"),
+            Redemption.Status.EXPIRED: _("Refund: the reservation of %(reward)s expired uncollected"),
+        }.get(redemption.status, _("Refund of the reservation of %(reward)s"))
+        return template % {"reward": redemption.reward.display_name}
+    return _("Reversal of transfer #%(id)s") % {"id": original.pk}

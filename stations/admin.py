@@ -1,0 +1,92 @@
+"""Cities, stations and who works where: managed by superusers.
+
+Station staff see the stations they work at, read-only (the "Station staff" group has only
+the view permission); they never see cities or other people's assignments. Cities and
+stations are not deleted in the admin (drop-offs and accounts refer to them): a station that
+closes is made inactive.
+"""
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from stations.selectors import stations_for_user
+
+from .models import City, Station, StationStaff
+
+
+class SuperuserManagedAdmin(admin.ModelAdmin):
+    """Only superusers see and change these, whatever model permissions a staff user holds."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+
+@admin.register(City)
+class CityAdmin(SuperuserManagedAdmin):
+    list_display = ("code", "name_zh", "name", "province")
+    list_filter = ("province",)
+    search_fields = ("code", "name", "name_zh")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class StationStaffInline(admin.TabularInline):
+    model = StationStaff
+    extra = 0
+    autocomplete_fields = ("user",)
+
+
+@admin.register(Station)
+class StationAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "city", "opening_hours", "is_active")
+    list_filter = ("is_active",)
+    list_select_related = ("city",)
+    search_fields = ("code", "name", "address")
+    autocomplete_fields = ("city",)
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        # Staff see (and, in autocompletes, find) only the stations they work at.
+        return super().get_queryset(request) & stations_for_user(user=request.user)
+
+    def get_list_filter(self, request):
+        if request.user.is_superuser:
+            return ("is_active", "city")
+        return ("is_active",)
+
+    def get_inlines(self, request, obj):
+        return [StationStaffInline] if request.user.is_superuser else []
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(StationStaff)
+class StationStaffAdmin(SuperuserManagedAdmin):
+    """Who works where. Removing someone from a station (delete) is allowed: it is an assignment,
+    not a record the ledger refers to."""
+
+    list_display = ("user", "station", "role")
+    list_filter = ("role",)
+    list_select_related = ("user", "station")
+    search_fields = ("user__username", "=station__code")
+    autocomplete_fields = ("user", "station")
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return request.user.is_superuser
