@@ -39,6 +39,9 @@ test: $(VENV)/.dev-installed  ## Run the whole suite (PostgreSQL/Redis tests ski
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+bench: $(VENV)/.dev-installed  ## Run every benchmark, bench/bench_*.py (they need PostgreSQL and print RESULT lines)
+	@status=0; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || status=1; done; exit $$status
+
 lint: $(VENV)/.dev-installed  ## Lint and check formatting
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

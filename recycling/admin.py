@@ -32,6 +32,8 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerError
 
+from audit.models import AuditEvent
+from audit.services import record_event
 from stations.selectors import stations_for_user
 
 from . import tasks
@@ -230,6 +232,10 @@ class EarningRuleAdmin(SuperuserOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        record_event(action=AuditEvent.Action.RULE_CHANGED, target=obj, details=_changed_fields(form, change))
 
     def get_readonly_fields(self, request, obj=None):
         # Drop-offs keep the rule that priced them; once one has, only its end can still be set,
@@ -672,6 +678,10 @@ class EmissionFactorAdmin(SuperuserOnlyAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ("co2e_per_carton",) if obj is not None else ()
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        record_event(action=AuditEvent.Action.RULE_CHANGED, target=obj, details=_changed_fields(form, change))
+
     @admin.display(description=_("kg CO2e per carton"))
     def co2e_per_carton(self, factor: EmissionFactor) -> str:
         return f"{factor.kg_co2e_per_carton:.3f}"
@@ -679,6 +689,13 @@ class EmissionFactorAdmin(SuperuserOnlyAdmin):
     @admin.display(description=_("used by drop-offs"), boolean=True, ordering="in_use")
     def in_use(self, factor: EmissionFactor) -> bool:
         return _factor_in_use(factor)
+
+
+def _changed_fields(form, change: bool) -> dict:
+    """For the audit log: the fields a superuser set, with their new values (related objects by pk)."""
+    fields = form.changed_data if change else list(form.cleaned_data)
+    values = {f: getattr(form.cleaned_data.get(f), "pk", form.cleaned_data.get(f)) for f in fields}
+    return {"created": not change, "changed": values}
 
 
 def _factor_in_use(factor: EmissionFactor) -> bool:

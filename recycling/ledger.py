@@ -27,8 +27,11 @@ Lock order for every service in the project: the business row being changed (dro
 redemption), then accounts by primary key, then stock rows.
 """
 
+from datetime import datetime
+
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
 from stations.models import Station
 
@@ -60,8 +63,10 @@ def post_transfer(
     dropoff: DropOff | None = None,
     reverses: Transfer | None = None,
     station: Station | None = None,
+    at: datetime | None = None,
 ) -> Transfer:
-    """Insert one transfer and move the cached balances. The accounts must be locked.
+    """Insert one transfer, dated `at` (default now), and move the cached balances. The accounts
+    must be locked.
 
     Raises InsufficientPoints if a member account would go below zero.
     """
@@ -76,6 +81,7 @@ def post_transfer(
         dropoff=dropoff,
         reverses=reverses,
         station=station,
+        created_at=at or timezone.now(),
     )
     Account.objects.filter(pk=debit.pk).update(balance=F("balance") - amount)
     Account.objects.filter(pk=credit.pk).update(balance=F("balance") + amount)
@@ -84,7 +90,7 @@ def post_transfer(
     return transfer
 
 
-def reverse_transfer(*, original: Transfer, idempotency_key: str) -> Transfer:
+def reverse_transfer(*, original: Transfer, idempotency_key: str, at: datetime | None = None) -> Transfer:
     """Post the transfer that undoes `original`: same amount, accounts swapped.
 
     Locks both accounts itself (in primary-key order); must run inside transaction.atomic().
@@ -99,4 +105,5 @@ def reverse_transfer(*, original: Transfer, idempotency_key: str) -> Transfer:
         dropoff=original.dropoff,
         reverses=original,
         station=original.station,
+        at=at,
     )

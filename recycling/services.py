@@ -16,6 +16,8 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import AuditEvent
+from audit.services import record_event
 from stations.models import Station
 from stations.selectors import works_at
 
@@ -157,6 +159,7 @@ def record_dropoff(
                     idempotency_key=f"dropoff:{dropoff.pk}:earning",
                     dropoff=dropoff,
                     station=station,
+                    at=now,
                 )
             change_carton_inventory(station=station, by=cartons)
             if member.home_station_id is None:
@@ -219,6 +222,12 @@ def void_dropoff(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> Dr
         dropoff.voided_by = staff
         dropoff.voided_at = timezone.now()
         dropoff.save(update_fields=["status", "void_reason", "voided_by", "voided_at"])
+        record_event(
+            action=AuditEvent.Action.DROPOFF_VOIDED,
+            user=staff,
+            target=dropoff,
+            details={"reason": reason, "cartons": dropoff.cartons, "points": dropoff.points},
+        )
         recompute_after_commit(shanghai_day(dropoff.occurred_at))
     return dropoff
 

@@ -127,8 +127,25 @@ WITH dropoffs AS MATERIALIZED (
 ),
 spending AS ({_SPENDING}),
 reuse AS ({_REUSE}),
-station_rows ({", ".join(["day", "station_id", "city_id", *_FIGURES, "computed_at"])}) AS MATERIALIZED (
-    {_STATION_ROWS}
+-- One row per station from a UNION ALL of the three sources: left joins of aggregates whose
+-- sizes the planner cannot know would make it estimate billions of rows and pick quadratic plans.
+station_rows AS MATERIALIZED (
+    SELECT %(day)s AS day, x.station_id, s.city_id,
+           SUM(x.cartons) AS cartons, SUM(x.dropoffs) AS dropoffs, SUM(x.members) AS members,
+           SUM(x.points_issued) AS points_issued, SUM(x.points_redeemed) AS points_redeemed,
+           SUM(x.points_donated) AS points_donated, SUM(x.cartons_reused) AS cartons_reused,
+           (CAST(SUM(x.co2e_mg) AS BIGINT) + 500) / 1000 / 1000.0 AS co2e_kg, %(now)s AS computed_at
+    FROM (
+        SELECT station_id, cartons, dropoffs, members, points_issued, 0 AS points_redeemed, 0 AS points_donated,
+               0 AS cartons_reused, co2e_mg
+        FROM dropoffs WHERE station_id IS NOT NULL
+        UNION ALL
+        SELECT station_id, 0, 0, 0, 0, points_redeemed, points_donated, 0, 0 FROM spending
+        UNION ALL
+        SELECT station_id, 0, 0, 0, 0, 0, 0, cartons_reused, 0 FROM reuse
+    ) x
+    JOIN stations_station s ON s.id = x.station_id
+    GROUP BY x.station_id, s.city_id
 ),
 city_rows AS MATERIALIZED (
     SELECT st.city_id, COUNT(*) FILTER (WHERE st.dropoffs > 0) AS stations,
@@ -148,7 +165,7 @@ stations_written AS (
 ),
 stations_removed AS (
     DELETE FROM recycling_dailystationtotal t
-    WHERE t.day = %(day)s AND t.station_id NOT IN (SELECT station_id FROM station_rows)  -- a hashed subplan
+    WHERE t.day = %(day)s AND NOT EXISTS (SELECT 1 FROM station_rows n WHERE n.station_id = t.station_id)
     RETURNING 1
 ),
 cities_written AS (
@@ -159,7 +176,7 @@ cities_written AS (
 ),
 cities_removed AS (
     DELETE FROM recycling_dailycitytotal t
-    WHERE t.day = %(day)s AND t.city_id NOT IN (SELECT city_id FROM city_rows)
+    WHERE t.day = %(day)s AND NOT EXISTS (SELECT 1 FROM city_rows n WHERE n.city_id = t.city_id)
     RETURNING 1
 )
 SELECT (SELECT COUNT(*) FROM station_rows), (SELECT COUNT(*) FROM city_rows),

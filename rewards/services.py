@@ -23,11 +23,13 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from audit.models import AuditEvent
+from audit.services import record_event
 from recycling import errors as ledger_errors
 from recycling.days import shanghai_day
 from recycling.errors import DomainError
@@ -109,6 +111,7 @@ def create_reward(
         )
         reward.full_clean()
         reward.save()
+        record_event(action=AuditEvent.Action.CATALOG_CHANGED, target=reward, details={"created": True})
     return reward
 
 
@@ -140,6 +143,7 @@ def create_campaign(
         )
         campaign.full_clean()
         campaign.save()
+        record_event(action=AuditEvent.Action.CATALOG_CHANGED, target=campaign, details={"created": True})
     return campaign
 
 
@@ -165,6 +169,12 @@ def adjust_stock(*, station: Station, reward: Reward, change: int, staff: Abstra
             )
         StationStock.objects.filter(pk=stock.pk).update(quantity=F("quantity") + change, updated_at=timezone.now())
         stock.refresh_from_db()
+        record_event(
+            action=AuditEvent.Action.STOCK_CHANGED,
+            user=staff,
+            target=stock,
+            details={"change": change, "quantity": stock.quantity},
+        )
     return stock
 
 
@@ -211,6 +221,11 @@ def update_campaign(*, campaign: DonationCampaign, **changes) -> DonationCampaig
     return _update(campaign, CATALOG_FIELDS["campaign"], changes)
 
 
+def audit_values(changes: dict) -> dict:
+    """The new values for the audit log: a related object by its primary key."""
+    return {field: value.pk if isinstance(value, Model) else value for field, value in changes.items()}
+
+
 def _update(instance, allowed: list[str], changes: dict):
     unknown = set(changes) - set(allowed)
     if unknown:
@@ -222,6 +237,9 @@ def _update(instance, allowed: list[str], changes: dict):
             setattr(instance, field, value)
         instance.full_clean()
         instance.save(update_fields=list(changes))
+        record_event(
+            action=AuditEvent.Action.CATALOG_CHANGED, target=instance, details={"changed": audit_values(changes)}
+        )
     return instance
 
 
@@ -312,6 +330,7 @@ def _reserve(
             kind=Transfer.Kind.REDEMPTION,
             idempotency_key=f"reserve:{request.key}",
             station=station,  # daily totals count points redeemed at the pickup station
+            at=now,
         )
         _take_stock(stock=stock, quantity=quantity, now=now)
         redemption = _create_redemption(
@@ -490,7 +509,7 @@ def _end_reservation(redemption: Redemption, *, status: str, now: datetime) -> d
     Returns the Shanghai day the reservation's points were debited, whose totals it changes."""
     # Lock order: the redemption (locked by the caller), then the accounts (reverse_transfer
     # locks both by primary key), then the stock row (the UPDATE locks it).
-    reverse_transfer(original=redemption.transfer, idempotency_key=f"redemption:{redemption.pk}:reversal")
+    reverse_transfer(original=redemption.transfer, idempotency_key=f"redemption:{redemption.pk}:reversal", at=now)
     _return_stock(redemption=redemption, now=now)
     redemption.status = status
     redemption.ended_at = now
@@ -567,6 +586,7 @@ def _donate(
             kind=Transfer.Kind.DONATION,
             idempotency_key=f"donate:{request.key}",
             station=home_station,  # daily totals count a donation at the member's home station
+            at=now,
         )
         donation = Donation.objects.create(
             member=member, campaign=campaign, notebooks=notebooks, points=points, transfer=transfer, created_at=now

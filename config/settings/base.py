@@ -40,10 +40,16 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "axes",
+    "audit",  # the audit log: below stations in the dependency chain, imports none of the apps
     "stations",
     "recycling",
     "rewards",
+    "rest_framework.authtoken",  # API tokens, created and revoked in the admin
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served by the app
+    "api",
     "members",
+    "dashboards",  # the ops dashboards at /ops/; reads stations and recycling, nothing imports it
 ]
 
 MIDDLEWARE = [
@@ -54,6 +60,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditContextMiddleware",  # the address of audit events; records every 403
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -113,6 +120,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "dashboards.finders.PlotlyFinder",  # plotly.min.js from the pinned plotly package, for the ops charts
+]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # Without DEBUG, `manage.py collectstatic` writes compressed, content-hashed files that
@@ -161,6 +173,11 @@ CELERY_RESULT_EXPIRES = 86400
 
 LOGIN_URL = "admin:login"
 
+# How many reverse proxies (load balancer, nginx) stand in front of the app and append to
+# X-Forwarded-For. 0: the client is REMOTE_ADDR and X-Forwarded-For is ignored (a client can
+# write anything there). The audit log takes the client's address from this.
+GREENBOX_TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+
 # Repeated failed sign-ins (members' pages and the admin) lock out that username from that
 # address for a while: per username+IP, so an attacker elsewhere cannot lock a member out,
 # and the lock ends after the cool-off however many attempts come in meanwhile.
@@ -185,3 +202,44 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# The REST API (api/): token (devices, integrations) and session (web pages) authentication,
+# JSON only, one error shape (api.errors), throttles per user and per station. The rates are
+# settings, overridable from the environment (the API benchmark lifts them).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an unauthenticated request gets 401 with "WWW-Authenticate: Token".
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_METADATA_CLASS": None,  # OPTIONS answers 405: the schema documents the API
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.UserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="30/min"),
+        "user": env.str("API_THROTTLE_USER", default="600/min"),
+        "station": env.str("API_THROTTLE_STATION", default="300/min"),
+    },
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "GreenBox API",
+    "DESCRIPTION": "Carton drop-offs, points, rewards and donations for station devices and partner systems.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI's files come from drf-spectacular-sidecar, served by the app itself (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+# Idempotency-Key records (api.models.IdempotencyRecord) are kept at least this long; a
+# request still "in progress" after the lock timeout is taken to have crashed and may be retried.
+GREENBOX_API_IDEMPOTENCY_RETENTION_HOURS = 24
+GREENBOX_API_IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = 120

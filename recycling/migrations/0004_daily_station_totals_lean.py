@@ -5,29 +5,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('recycling', '0003_carbon_inventory_totals'),
-        ('stations', '0001_initial'),
+        ("recycling", "0003_carbon_inventory_totals"),
+        ("stations", "0001_initial"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='dailystationtotal',
-            name='daily_station_total_unique',
+            model_name="dailystationtotal",
+            name="daily_station_total_unique",
         ),
         migrations.AlterField(
-            model_name='dailystationtotal',
-            name='city',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='station_daily_totals', to='stations.city', verbose_name='city'),
+            model_name="dailystationtotal",
+            name="city",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="station_daily_totals",
+                to="stations.city",
+                verbose_name="city",
+            ),
         ),
         migrations.AlterField(
-            model_name='dailystationtotal',
-            name='station',
-            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='daily_totals', to='stations.station', verbose_name='station'),
+            model_name="dailystationtotal",
+            name="station",
+            field=models.ForeignKey(
+                db_constraint=False,
+                db_index=False,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="daily_totals",
+                to="stations.station",
+                verbose_name="station",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='dailystationtotal',
-            constraint=models.UniqueConstraint(fields=('station', 'day'), name='daily_station_total_unique'),
+            model_name="dailystationtotal",
+            constraint=models.UniqueConstraint(fields=("station", "day"), name="daily_station_total_unique"),
         ),
     ]

@@ -15,8 +15,9 @@ def lines(member):
 
 
 def test_history_explains_earning_reserving_refunds_and_donations(desk):
-    """Newest first: the donation, the refund of the cancelled eggs, the eggs reserved, the cartons
-    that earned the points; points are signed from the member's side and add up to the balance."""
+    """Newest first: the cartons that earned the points (recorded now), then the donation, the
+    refund of the cancelled eggs and the eggs reserved (all at the festival's fixed NOW, the later
+    one first); points are signed from the member's side and add up to the balance."""
     reservation = reserve_reward(
         member=desk.member, reward=desk.eggs, station=desk.station, quantity=1, idempotency_key="r1", now=NOW
     ).redemption
@@ -25,11 +26,11 @@ def test_history_explains_earning_reserving_refunds_and_donations(desk):
 
     history = lines(desk.member)
 
-    assert [line.points for line in history] == [-50, 20, -20, 100]
-    assert history[0].reason == f"Donation to {desk.campaign.title} (1 notebook)"
-    assert history[1].reason == "Refund: you cancelled the reservation of Four eggs"
-    assert history[2].reason == f"1 × Four eggs reserved at {desk.station.name}"
-    assert history[3].reason.startswith("1 carton recycled at ")
+    assert [line.points for line in history] == [100, -50, 20, -20]
+    assert history[0].reason.startswith("1 carton recycled at ")
+    assert history[1].reason == f"Donation to {desk.campaign.title} (1 notebook)"
+    assert history[2].reason == "Refund: you cancelled the reservation of Four eggs"
+    assert history[3].reason == f"1 × Four eggs reserved at {desk.station.name}"
     desk.member.account.refresh_from_db()
     assert sum(line.points for line in history) == desk.member.account.balance == 50
 
@@ -38,8 +39,9 @@ def test_history_names_rewards_in_chinese_for_chinese_readers(desk):
     """With zh-hans active the reward appears under its Chinese name."""
     reserve_reward(member=desk.member, reward=desk.eggs, station=desk.station, quantity=1, idempotency_key="r", now=NOW)
     with translation.override("zh-hans"):
-        newest = history_line(transfer=member_transfers(member=desk.member).first(), member=desk.member)
-    assert "四个鸡蛋" in newest.reason
+        reservation = member_transfers(member=desk.member).get(kind="redemption")
+        line = history_line(transfer=reservation, member=desk.member)
+    assert "四个鸡蛋" in line.reason
 
 
 def test_a_voided_dropoff_shows_as_its_own_line(desk):

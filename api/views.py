@@ -1,0 +1,458 @@
+"""The REST API v1 views: thin. Each validates the request's shape with a serializer, finds the
+objects the user may reach (another party's object is a 404), calls one service or selector,
+and serializes the result. Refusals are exceptions rendered by api.errors; writes go through
+api.idempotency.idempotent().
+"""
+
+import logging
+
+from django.db import DatabaseError
+from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from recycling.errors import DomainError, NotStationStaff
+from recycling.models import DailyCityTotal, DailyStationTotal
+from recycling.services import record_dropoff, void_dropoff
+from rewards.errors import NoSuchReservation
+from rewards.models import DonationCampaign, Redemption, Reward, StationStock
+from rewards.selectors import history_line, member_transfers, waiting_reservation_by_code
+from rewards.services import cancel_redemption, collect_redemption, donate, reserve_reward
+from stations.models import Station
+from stations.selectors import works_at
+
+from . import serializers as s
+from .errors import error_body
+from .idempotency import idempotent, is_valid_key, service_key
+from .permissions import IsMember, IsOps, IsStaffOrMember, IsStationStaff, member_of
+from .selectors import dropoffs_visible_to, member_figures
+from .throttling import StationThrottle, UserThrottle, station_id_in_body
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_METHODS = ("get", "post", "put", "patch", "delete")
+
+
+class ApiView(GenericAPIView):
+    """Base of every v1 view.
+
+    An unsupported method is a 405 for everyone, before authentication, so the answer to a
+    wrong method never depends on who asks. `permissions` maps methods to the permission
+    classes they need besides being signed in.
+    """
+
+    permissions: dict[str, list] = {}
+
+    @property
+    def allowed_methods(self) -> list[str]:
+        methods = [m.upper() for m in SUPPORTED_METHODS if hasattr(self, m)]
+        return methods + (["HEAD"] if "GET" in methods else [])
+
+    def initial(self, request, *args, **kwargs):
+        if request.method not in self.allowed_methods:
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
+
+    def get_permissions(self):
+        method = "GET" if self.request.method == "HEAD" else self.request.method
+        return [IsAuthenticated()] + [permission() for permission in self.permissions.get(method, [])]
+
+    def paginated(self, queryset, serializer_class, transform=None) -> Response:
+        page = self.paginate_queryset(queryset)
+        rows = [transform(row) for row in page] if transform else page
+        return self.get_paginated_response(serializer_class(rows, many=True).data)
+
+
+def validated(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def query(serializer_class, request) -> dict:
+    """The validated query parameters a filter serializer knows (pagination's are left alone)."""
+    params = request.query_params
+    known = {name: params[name] for name in serializer_class().fields if name in params}
+    return validated(serializer_class, known)
+
+
+def existing(queryset, pk: int, field: str):
+    """The object a request body names by id, or a 400 on that field."""
+    found = queryset.filter(pk=pk).first()
+    if found is None:
+        raise ValidationError({field: [_("There is no such %(field)s.") % {"field": field}]})
+    return found
+
+
+# --- Stations and rewards --------------------------------------------------------------------
+
+
+class StationListView(ApiView):
+    @extend_schema(parameters=[s.StationFilterSerializer], responses={200: s.StationSerializer(many=True)})
+    def get(self, request):
+        """Stations, by code; filter by city code and whether they are active."""
+        filters = query(s.StationFilterSerializer, request)
+        stations = Station.objects.select_related("city").order_by("code")
+        if "city" in filters:
+            stations = stations.filter(city__code=filters["city"].upper())
+        if "active" in filters:
+            stations = stations.filter(is_active=filters["active"])
+        return self.paginated(stations, s.StationSerializer)
+
+
+class StationDetailView(ApiView):
+    @extend_schema(responses={200: s.StationSerializer})
+    def get(self, request, pk: int):
+        station = get_object_or_404(Station.objects.select_related("city"), pk=pk)
+        return Response(s.StationSerializer(station).data)
+
+
+class StationStockView(ApiView):
+    @extend_schema(responses={200: s.StockSerializer(many=True)})
+    def get(self, request, pk: int):
+        """The rewards in stock at a station (available ones only), cheapest first."""
+        station = get_object_or_404(Station, pk=pk)
+        stock = (
+            StationStock.objects.filter(station=station, reward__is_active=True)
+            .select_related("reward")
+            .order_by("reward__points_cost", "reward__name", "pk")
+        )
+        return self.paginated(stock, s.StockSerializer)
+
+
+class RewardListView(ApiView):
+    @extend_schema(responses={200: s.RewardSerializer(many=True)})
+    def get(self, request):
+        """The active catalog: goods to reserve at a station, and donation entries."""
+        return self.paginated(
+            Reward.objects.filter(is_active=True).order_by("points_cost", "name", "pk"), s.RewardSerializer
+        )
+
+
+# --- The member ------------------------------------------------------------------------------
+
+
+class MeView(ApiView):
+    permissions = {"GET": [IsMember]}
+
+    @extend_schema(responses={200: s.MeSerializer})
+    def get(self, request):
+        """The signed-in member: full mobile number, member code, points, cartons and kg CO2e avoided."""
+        member = member_of(request.user)
+        figures = member_figures(member=member)
+        data = s.MeSerializer(
+            {
+                "mobile": member.mobile,
+                "code": member.code,
+                "joined_at": member.joined_at,
+                "home_station_id": member.home_station_id,
+                "balance": figures.balance,
+                "cartons": figures.cartons,
+                "kg_co2e": figures.kg_co2e,
+            }
+        ).data
+        return Response(data)
+
+
+class MyLedgerView(ApiView):
+    permissions = {"GET": [IsMember]}
+
+    @extend_schema(responses={200: s.LedgerLineSerializer(many=True)})
+    def get(self, request):
+        """The member's points ledger, newest first, each line with why the points changed."""
+        member = member_of(request.user)
+        return self.paginated(
+            member_transfers(member=member),
+            s.LedgerLineSerializer,
+            transform=lambda transfer: history_line(transfer=transfer, member=member),
+        )
+
+
+# --- Drop-offs -------------------------------------------------------------------------------
+
+
+class DropOffListCreateView(ApiView):
+    permissions = {"GET": [IsStaffOrMember], "POST": [IsStationStaff]}
+    throttle_classes = [UserThrottle, StationThrottle]
+
+    def throttle_station_id(self, request) -> int | None:
+        return station_id_in_body(request)
+
+    @extend_schema(parameters=[s.DropOffFilterSerializer], responses={200: s.DropOffSerializer(many=True)})
+    def get(self, request):
+        """Drop-offs at the stations you work at, and your own as a member."""
+        filters = query(s.DropOffFilterSerializer, request)
+        dropoffs = dropoffs_visible_to(user=request.user)
+        if "station" in filters:
+            dropoffs = dropoffs.filter(station_id=filters["station"])
+        if "status" in filters:
+            dropoffs = dropoffs.filter(status=filters["status"])
+        return self.paginated(dropoffs, s.DropOffSerializer)
+
+    @extend_schema(request=s.DropOffCreateSerializer, responses={201: s.DropOffSerializer})
+    @idempotent()
+    def post(self, request):
+        """Record the cartons a member left at your station; the points are credited at once."""
+        data = validated(s.DropOffCreateSerializer, request.data)
+        station = existing(Station.objects.select_related("city"), data["station"], "station")
+        result = record_dropoff(
+            station=station,
+            member_code=data["member_code"],
+            cartons=data["cartons"],
+            staff=request.user,
+            idempotency_key=request.service_idempotency_key,
+            occurred_at=data.get("occurred_at"),
+        )
+        return Response(s.DropOffSerializer(result.dropoff).data, status=status.HTTP_201_CREATED)
+
+
+class DropOffDetailView(ApiView):
+    permissions = {"GET": [IsStaffOrMember]}
+
+    @extend_schema(responses={200: s.DropOffSerializer})
+    def get(self, request, pk: int):
+        dropoff = get_object_or_404(dropoffs_visible_to(user=request.user), pk=pk)
+        return Response(s.DropOffSerializer(dropoff).data)
+
+
+class DropOffVoidView(ApiView):
+    permissions = {"POST": [IsStationStaff]}
+
+    @extend_schema(request=s.VoidSerializer, responses={200: s.DropOffSerializer})
+    @idempotent()
+    def post(self, request, pk: int):
+        """Void a drop-off logged in error at your station: its points are reversed."""
+        get_object_or_404(dropoffs_visible_to(user=request.user), pk=pk)
+        data = validated(s.VoidSerializer, request.data)
+        dropoff = void_dropoff(dropoff_id=pk, staff=request.user, reason=data["reason"])
+        return Response(s.DropOffSerializer(dropoff).data)
+
+
+class DropOffBatchView(ApiView):
+    permissions = {"POST": [IsStationStaff]}
+    throttle_classes = [UserThrottle, StationThrottle]
+
+    def throttle_station_id(self, request) -> int | None:
+        return station_id_in_body(request)
+
+    @extend_schema(request=s.DropOffBatchDocSerializer, responses={200: s.BatchResultSerializer})
+    @idempotent(atomic=False)  # one transaction per item, by the service
+    def post(self, request):
+        """Sync up to 500 drop-offs recorded while the station was offline.
+
+        Each item has its own idempotency key and its own transaction: one result per item,
+        `created`, `replayed` (recorded before under this key) or `refused` with its error; a
+        refused item does not stop the others. Sending the batch again is safe.
+        """
+        data = validated(s.DropOffBatchSerializer, request.data)
+        station = existing(Station.objects.select_related("city"), data["station"], "station")
+        if not works_at(user=request.user, station=station):
+            raise NotStationStaff()
+        results = [self._record(request, station, index, item) for index, item in enumerate(data["items"])]
+        counts = {
+            outcome: sum(1 for r in results if r["result"] == outcome) for outcome in ("created", "replayed", "refused")
+        }
+        return Response({**counts, "results": results})
+
+    def _record(self, request, station: Station, index: int, item: dict) -> dict:
+        key = item.get("idempotency_key")
+        result = {"index": index, "idempotency_key": key if is_valid_key(key) else None}
+        serializer = s.DropOffBatchItemSerializer(data=item)
+        if not serializer.is_valid():
+            error = error_body(
+                code="invalid", message=_("This item is invalid; see the fields."), fields=serializer.errors
+            )
+            return {**result, "result": "refused", **error}
+        data = serializer.validated_data
+        try:
+            recorded = record_dropoff(
+                station=station,
+                member_code=data["member_code"],
+                cartons=data["cartons"],
+                staff=request.user,
+                idempotency_key=service_key(user_id=request.user.pk, key=data["idempotency_key"]),
+                occurred_at=data.get("occurred_at"),
+            )
+        except DomainError as refusal:
+            return {**result, "result": "refused", **error_body(code=refusal.code, message=refusal.message)}
+        except DatabaseError:
+            # Its own transaction rolled back; the others stand. The device sends it again later.
+            logger.exception("Batch item %s at station %s failed", index, station.pk)
+            error = error_body(code="retry", message=_("This drop-off could not be recorded now; send it again."))
+            return {**result, "result": "refused", **error}
+        outcome = "replayed" if recorded.replayed else "created"
+        return {**result, "result": outcome, "dropoff": s.DropOffSerializer(recorded.dropoff).data}
+
+
+# --- Rewards, redemptions and donations --------------------------------------------------------
+
+
+class RedemptionListCreateView(ApiView):
+    permissions = {"GET": [IsMember], "POST": [IsMember]}
+
+    @extend_schema(responses={200: s.RedemptionSerializer(many=True)})
+    def get(self, request):
+        """Your reservations, newest first."""
+        redemptions = (
+            Redemption.objects.filter(member=member_of(request.user))
+            .select_related("reward", "station")
+            .order_by("-reserved_at", "-pk")
+        )
+        return self.paginated(redemptions, s.RedemptionSerializer)
+
+    @extend_schema(request=s.ReserveSerializer, responses={201: s.RedemptionSerializer})
+    # reserve_reward remembers refusals in a transaction of its own, so it runs outside one.
+    @idempotent(atomic=False)
+    def post(self, request):
+        """Reserve a reward for collection at a station: the points are taken at once."""
+        data = validated(s.ReserveSerializer, request.data)
+        reward = existing(Reward.objects.all(), data["reward"], "reward")
+        station = existing(Station.objects.all(), data["station"], "station")
+        result = reserve_reward(
+            member=member_of(request.user),
+            reward=reward,
+            station=station,
+            quantity=data["quantity"],
+            idempotency_key=request.service_idempotency_key,
+        )
+        return Response(s.RedemptionSerializer(result.redemption).data, status=status.HTTP_201_CREATED)
+
+
+def own_redemption(request, pk: int) -> Redemption:
+    return get_object_or_404(
+        Redemption.objects.select_related("reward", "station"), pk=pk, member=member_of(request.user)
+    )
+
+
+class RedemptionDetailView(ApiView):
+    permissions = {"GET": [IsMember]}
+
+    @extend_schema(responses={200: s.RedemptionSerializer})
+    def get(self, request, pk: int):
+        return Response(s.RedemptionSerializer(own_redemption(request, pk)).data)
+
+
+class RedemptionCancelView(ApiView):
+    permissions = {"POST": [IsMember]}
+
+    @extend_schema(request=None, responses={200: s.RedemptionSerializer})
+    @idempotent()
+    def post(self, request, pk: int):
+        """Cancel your reservation before collection: the points and the stock come back."""
+        redemption = own_redemption(request, pk)
+        cancelled = cancel_redemption(redemption_id=redemption.pk, member=member_of(request.user))
+        return Response(s.RedemptionSerializer(cancelled).data)
+
+
+class RedemptionCollectView(ApiView):
+    permissions = {"POST": [IsStationStaff]}
+    throttle_classes = [UserThrottle, StationThrottle]
+
+    def throttle_station_id(self, request) -> int | None:
+        return station_id_in_body(request)
+
+    @extend_schema(request=s.CollectSerializer, responses={200: s.CollectedRedemptionSerializer})
+    @idempotent()
+    def post(self, request):
+        """Hand out a reserved reward at your station against the member's pickup code."""
+        data = validated(s.CollectSerializer, request.data)
+        station = existing(Station.objects.all(), data["station"], "station")
+        if not works_at(user=request.user, station=station):
+            raise NotStationStaff()
+        waiting = waiting_reservation_by_code(station=station, pickup_code=data["pickup_code"])
+        if waiting is None:
+            raise NoSuchReservation()
+        collected = collect_redemption(redemption_id=waiting.pk, pickup_code=data["pickup_code"], staff=request.user)
+        return Response(s.CollectedRedemptionSerializer(collected).data)
+
+
+class CampaignListView(ApiView):
+    @extend_schema(responses={200: s.CampaignSerializer(many=True)})
+    def get(self, request):
+        """Donation campaigns, newest first, with their progress."""
+        return self.paginated(DonationCampaign.objects.order_by("-starts_at", "-pk"), s.CampaignSerializer)
+
+
+class CampaignDetailView(ApiView):
+    @extend_schema(responses={200: s.CampaignSerializer})
+    def get(self, request, pk: int):
+        return Response(s.CampaignSerializer(get_object_or_404(DonationCampaign, pk=pk)).data)
+
+
+class DonationListCreateView(ApiView):
+    permissions = {"GET": [IsMember], "POST": [IsMember]}
+
+    @extend_schema(responses={200: s.DonationSerializer(many=True)})
+    def get(self, request):
+        """Your donations, newest first."""
+        donations = member_of(request.user).donations.select_related("campaign").order_by("-created_at", "-pk")
+        return self.paginated(donations, s.DonationSerializer)
+
+    @extend_schema(request=s.DonateSerializer, responses={201: s.DonationSerializer})
+    # donate remembers refusals in a transaction of its own, so it runs outside one.
+    @idempotent(atomic=False)
+    def post(self, request):
+        """Donate points to a campaign: they fund notebooks."""
+        data = validated(s.DonateSerializer, request.data)
+        campaign = existing(DonationCampaign.objects.all(), data["campaign"], "campaign")
+        result = donate(
+            member=member_of(request.user),
+            campaign=campaign,
+            notebooks=data["notebooks"],
+            idempotency_key=request.service_idempotency_key,
+        )
+        return Response(s.DonationSerializer(result.donation).data, status=status.HTTP_201_CREATED)
+
+
+# --- Daily totals (ops) -------------------------------------------------------------------------
+
+
+def _in_range(totals, filters: dict):
+    if "start" in filters:
+        totals = totals.filter(day__gte=filters["start"])
+    if "end" in filters:
+        totals = totals.filter(day__lte=filters["end"])
+    if "city" in filters:
+        totals = totals.filter(city__code=filters["city"].upper())
+    return totals
+
+
+class CityTotalsView(ApiView):
+    permissions = {"GET": [IsOps]}
+
+    @extend_schema(parameters=[s.TotalsFilterSerializer], responses={200: s.CityTotalSerializer(many=True)})
+    def get(self, request):
+        """Daily totals per city (Shanghai days), by day then city."""
+        filters = query(s.TotalsFilterSerializer, request)
+        totals = _in_range(DailyCityTotal.objects.select_related("city"), filters).order_by("day", "city__code")
+        return self.paginated(totals, s.CityTotalSerializer)
+
+
+class StationTotalsView(ApiView):
+    permissions = {"GET": [IsOps]}
+
+    @extend_schema(parameters=[s.StationTotalsFilterSerializer], responses={200: s.StationTotalSerializer(many=True)})
+    def get(self, request):
+        """Daily totals per station (Shanghai days), by day then station."""
+        filters = query(s.StationTotalsFilterSerializer, request)
+        totals = _in_range(DailyStationTotal.objects.select_related("station", "city"), filters)
+        if "station" in filters:
+            totals = totals.filter(station_id=filters["station"])
+        return self.paginated(totals.order_by("day", "station__code"), s.StationTotalSerializer)
+
+
+class NotFoundView(APIView):
+    """Any other address under /api/: a 404 in the API's error shape, whatever the method."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+
+    def initial(self, request, *args, **kwargs):
+        raise NotFound()

@@ -1,0 +1,200 @@
+"""Anomaly flags: station-days whose cartons are far above the other stations of their city that day.
+
+The rule (Tukey's far-out fence, on a log scale):
+
+    flag station s on day d  when  log(cartons[s, d]) > Q3 + 3 * IQR
+
+where Q1 and Q3 are the quartiles (linear interpolation, as PostgreSQL's percentile_cont) of
+log(cartons) over the stations of the same city with cartons on day d, and IQR = Q3 - Q1.
+
+Why so:
+- Station sizes are roughly log-normal (a busy city-centre station takes in tens of times what a
+  suburban one does), so the spread is judged on the log scale: a multiplicative outlier.
+- Quartiles, not the mean and standard deviation, so that the outlier itself cannot widen the
+  fence that should catch it; 3 IQR (the "far out" fence) rather than 1.5 keeps the ordinary
+  busy stations of a big city below it.
+- The same city and the same day, so the 11.11 peak and a city's own level do not raise flags.
+- The IQR is floored at log 2 (a doubling): when most stations of a city report the same count,
+  a station with one carton more is not an anomaly. The fence is then at least 8 times Q3.
+- A city-day with fewer than MIN_STATIONS stations with cartons flags nothing: quartiles of a
+  handful of numbers say little. Station-days without cartons are neither counted nor flagged.
+
+Reads only the daily station totals, in two queries whatever the data: the order statistics
+around each quartile, per city and day (a window function), then the rows above the fences.
+"""
+
+import math
+from dataclasses import dataclass, replace
+from datetime import date
+
+from django.db import connection
+
+from stations.models import City
+
+from .selectors import Window, big_read, days_in
+
+FENCE_IQRS = 3.0
+MIN_IQR = math.log(2)
+MIN_STATIONS = 8
+QUARTILES = (0.25, 0.75)
+
+
+@dataclass(frozen=True)
+class Fence:
+    city_id: int
+    day: date
+    stations: int  # stations of the city with cartons that day
+    q1: float  # log-cartons quartiles
+    q3: float
+
+    @property
+    def iqr(self) -> float:
+        return max(self.q3 - self.q1, MIN_IQR)
+
+    @property
+    def log_limit(self) -> float:
+        return self.q3 + FENCE_IQRS * self.iqr
+
+    @property
+    def limit(self) -> float:
+        """The fence in cartons: a station-day above it is flagged."""
+        return math.exp(self.log_limit)
+
+    @property
+    def min_flagged(self) -> int:
+        """The fewest whole cartons above the fence, exactly as is_anomalous compares them."""
+        cartons = max(1, math.floor(self.limit))
+        while cartons > 1 and math.log(cartons - 1) > self.log_limit:
+            cartons -= 1
+        while not math.log(cartons) > self.log_limit:
+            cartons += 1
+        return cartons
+
+    @property
+    def median_like(self) -> float:
+        """exp(Q3): the typical busy station of the city that day, for the reader."""
+        return math.exp(self.q3)
+
+
+@dataclass(frozen=True)
+class Flag:
+    day: date
+    station_id: int
+    station_code: str
+    station_name: str
+    city_id: int
+    city_code: str
+    cartons: int
+    fence: Fence
+
+    @property
+    def times_q3(self) -> float:
+        return self.cartons / self.fence.median_like
+
+
+def quantile(values: list[float], q: float) -> float:
+    """Linear interpolation between order statistics, as PostgreSQL's percentile_cont."""
+    position = q * (len(values) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (position - low) * (values[high] - values[low])
+
+
+def is_anomalous(cartons: int, others_that_day: list[int]) -> bool:
+    """The rule on plain numbers (`others_that_day` includes the station itself), for tests
+    and for reading: the SQL below applies the same rule to a whole city or country."""
+    logs = sorted(math.log(c) for c in others_that_day if c > 0)
+    if cartons <= 0 or len(logs) < MIN_STATIONS:
+        return False
+    q1, q3 = (quantile(logs, q) for q in QUARTILES)
+    return math.log(cartons) > q3 + FENCE_IQRS * max(q3 - q1, MIN_IQR)
+
+
+# The order statistics each quartile interpolates between: 1-based ranks floor(h) + 1 and
+# floor(h) + 2 for h = q * (n - 1), in integer division (the same on every database: a CAST
+# would round on PostgreSQL and truncate on SQLite); ordering by cartons is ordering by log(cartons).
+_ORDER_STATISTICS_SQL = """
+WITH ranked AS (
+    SELECT city_id, day, cartons,
+           ROW_NUMBER() OVER (PARTITION BY city_id, day ORDER BY cartons) AS n,
+           COUNT(*) OVER (PARTITION BY city_id, day) AS stations
+    FROM recycling_dailystationtotal
+    WHERE {days} AND cartons > 0 {city}
+)
+SELECT city_id, day, stations, n, cartons FROM ranked
+WHERE stations >= %(min_stations)s
+  AND n IN ((stations - 1) / 4 + 1, (stations - 1) / 4 + 2, 3 * (stations - 1) / 4 + 1, 3 * (stations - 1) / 4 + 2)
+"""
+
+_FLAGS_SQL = """
+SELECT t.day, t.station_id, s.code, s.name, t.city_id, c.code, t.cartons
+FROM recycling_dailystationtotal t
+JOIN stations_station s ON s.id = t.station_id
+JOIN stations_city c ON c.id = t.city_id
+WHERE {days} {city} AND ({fences})
+ORDER BY t.day, c.code, t.cartons DESC, s.code
+"""
+
+
+def _fences(rows: list[tuple]) -> dict[tuple[int, date], Fence]:
+    by_group: dict[tuple[int, date], tuple[int, dict[int, int]]] = {}
+    for city_id, day, stations, n, cartons in rows:
+        day = day if isinstance(day, date) else date.fromisoformat(day)  # SQLite returns text here
+        by_group.setdefault((city_id, day), (stations, {}))[1][n] = cartons
+    fences = {}
+    for (city_id, day), (stations, ranks) in by_group.items():
+        q = []
+        for quartile in QUARTILES:
+            position = quartile * (stations - 1)
+            low = math.floor(position)
+            low_value = math.log(ranks[low + 1])
+            high_value = math.log(ranks.get(low + 2, ranks[low + 1]))
+            q.append(low_value + (position - low) * (high_value - low_value))
+        fences[(city_id, day)] = Fence(city_id=city_id, day=day, stations=stations, q1=q[0], q3=q[1])
+    return fences
+
+
+def flag_station_days(*, window: Window, city: City | None = None, day: date | None = None) -> list[Flag]:
+    """Flagged station-days of one city over the window, or of every city on one day of it."""
+    if day is not None:
+        window = replace(window, start=day, end=day)
+    ops = connection.ops
+    days, params = days_in(window, "t.day")
+    params["min_stations"] = MIN_STATIONS
+    city_filter = ""
+    if city is not None:
+        city_filter = "AND city_id = %(city)s"
+        params["city"] = city.pk
+    with big_read() as cursor:
+        cursor.execute(_ORDER_STATISTICS_SQL.format(days=days.replace("t.day", "day"), city=city_filter), params)
+        fences = _fences(cursor.fetchall())
+        # The second query runs even with no fence (and finds nothing): a page runs the same
+        # number of queries whatever the data.
+        conditions = []
+        for n, ((city_id, fence_day), fence) in enumerate(sorted(fences.items(), key=lambda item: item[0][1])):
+            params[f"c{n}"], params[f"d{n}"] = city_id, ops.adapt_datefield_value(fence_day)
+            params[f"m{n}"] = fence.min_flagged
+            conditions.append(f"(t.city_id = %(c{n})s AND t.day = %(d{n})s AND t.cartons >= %(m{n})s)")
+        cursor.execute(
+            _FLAGS_SQL.format(
+                days=days, city=city_filter.replace("city_id", "t.city_id"), fences=" OR ".join(conditions) or "1 = 0"
+            ),
+            params,
+        )
+        rows = cursor.fetchall()
+    flags = []
+    for flag_day, station_id, code, name, city_id, city_code, cartons in rows:
+        flag_day = flag_day if isinstance(flag_day, date) else date.fromisoformat(flag_day)
+        flags.append(
+            Flag(
+                day=flag_day,
+                station_id=station_id,
+                station_code=code,
+                station_name=name,
+                city_id=city_id,
+                city_code=city_code,
+                cartons=cartons,
+                fence=fences[(city_id, flag_day)],
+            )
+        )
+    return flags

@@ -1,0 +1,434 @@
+"""The ops pages: national overview, a city, anomaly flags, and every table of them as CSV.
+
+Each page's tables are built by one function (`_overview`, `_city`, `_anomalies`) that both the
+HTML view and the CSV view call, so a download holds the numbers of the table on the page.
+Views only parse the filters and pick a template; the reads are in selectors and anomalies.
+"""
+
+from datetime import date
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from stations.models import City
+
+from . import anomalies, selectors
+from .access import ops_required
+from .forms import FilterForm
+from .tables import Table, growth_percent, percent
+
+STATIONS_PER_PAGE = 50
+
+
+def _filters(request: HttpRequest) -> FilterForm:
+    return FilterForm(request.GET or None, campaigns=selectors.campaigns(), cities=selectors.cities())
+
+
+def _query(window: selectors.Window, **extra) -> str:
+    params = {"campaign": window.campaign.pk, "start": window.start.isoformat(), "end": window.end.isoformat()}
+    params.update({k: v for k, v in extra.items() if v not in (None, "")})
+    return urlencode(params)
+
+
+def _dropoffs_url(flag: anomalies.Flag) -> str:
+    """The DropOff admin changelist filtered to the station and the (Shanghai) day."""
+    query = urlencode(
+        {
+            "station__city__id__exact": flag.city_id,
+            "station": flag.station_id,
+            "occurred_at__year": flag.day.year,
+            "occurred_at__month": flag.day.month,
+            "occurred_at__day": flag.day.day,
+        }
+    )
+    return f"{reverse('admin:recycling_dropoff_changelist')}?{query}"
+
+
+def _daily_table(slug: str, caption: str, series: selectors.Series, *, members_label: str) -> Table:
+    table = Table(
+        slug=slug,
+        caption=caption,
+        columns=[
+            _("Day"),
+            _("Cartons"),
+            _("Cumulative cartons"),
+            _("Compared day"),
+            _("Compared cartons"),
+            _("Compared cumulative"),
+            _("Drop-offs"),
+            members_label,
+            _("Points issued"),
+            _("Points redeemed"),
+            _("Points donated"),
+            _("kg CO2e avoided"),
+            _("Cartons reused"),
+            _("Reuse rate (%)"),
+        ],
+    )
+    for d in series.days:
+        table.add(
+            d.day,
+            d.cartons,
+            d.cumulative,
+            d.compared_day,
+            d.compared_cartons,
+            d.compared_cumulative,
+            d.dropoffs,
+            d.members,
+            d.points_issued,
+            d.points_redeemed,
+            d.points_donated,
+            d.co2e_kg,
+            d.cartons_reused,
+            percent(d.cartons_reused, d.cartons),
+        )
+    return table
+
+
+def _summary_table(slug: str, caption: str, window, series, *, members_label: str, extra=()) -> Table:
+    t = series.totals
+    table = Table(slug=slug, caption=caption, columns=[_("Figure"), _("Value")])
+    rows = [
+        (_("Cartons"), t.cartons),
+        (_("Compared campaign, same days: cartons"), t.compared_cartons),
+        (_("Growth on the compared campaign (%)"), growth_percent(t.cartons, t.compared_cartons)),
+        (_("Drop-offs"), t.dropoffs),
+        (members_label, t.members),
+        (_("Points issued"), t.points_issued),
+        (_("Points redeemed"), t.points_redeemed),
+        (_("Points donated"), t.points_donated),
+        (_("kg CO2e avoided"), t.co2e_kg),
+        (_("Cartons reused"), t.cartons_reused),
+        (_("Reuse rate (%)"), percent(t.cartons_reused, t.cartons)),
+        *extra,
+    ]
+    for label, value in rows:
+        table.add(label, value)
+    return table
+
+
+def _chart(series: selectors.Series, *, title: str, target: int | None = None) -> dict:
+    """What charts.js draws: daily cartons (bars), cumulative and compared cumulative (lines)."""
+    chart = {
+        "title": title,
+        "days": [d.day.isoformat() for d in series.days],
+        "cartons": [d.cartons for d in series.days],
+        "cumulative": [d.cumulative for d in series.days],
+        "compared": [d.compared_cumulative for d in series.days],
+        "labels": {
+            "cartons": _("Cartons a day"),
+            "cumulative": _("Cumulative cartons"),
+            "compared": _("Compared campaign, cumulative"),
+            "target": _("Target"),
+            "day": _("Day"),
+            "axis_daily": _("Cartons a day"),
+            "axis_cumulative": _("Cumulative cartons"),
+        },
+    }
+    if target:
+        chart["target"] = target
+    return chart
+
+
+# Page builders ---------------------------------------------------------------------------------
+
+
+def _overview(window: selectors.Window) -> dict:
+    series = selectors.daily_series(window=window)
+    national = selectors.national_station_figures(window=window, fingerprint=series.fingerprint)
+    members_label = _("Member-days by city")
+    campaign = window.campaign
+    summary = _summary_table(
+        "overview-summary",
+        _("National figures, %(start)s to %(end)s") % {"start": window.start, "end": window.end},
+        window,
+        series,
+        members_label=members_label,
+        extra=[
+            (_("Target (cartons, whole campaign)"), campaign.target_cartons),
+            (_("Share of the target reached (%)"), percent(series.totals.cartons, campaign.target_cartons)),
+            (_("Stations with activity"), national.stations),
+            (_("Median cartons per station"), national.median),
+        ],
+    )
+    summary.rows.insert(1, summary.rows.pop(-4))  # the target right after the cartons
+    summary.rows.insert(2, summary.rows.pop(-3))
+    daily = _daily_table("overview-daily", _("Cartons day by day"), series, members_label=members_label)
+    cities = Table(
+        slug="overview-top-cities",
+        caption=_("Top %(n)d cities by cartons") % {"n": selectors.TOP},
+        columns=[
+            _("Rank"),
+            _("City"),
+            _("Name"),
+            _("Cartons"),
+            _("Share of national (%)"),
+            members_label,
+            _("Cartons reused"),
+            _("kg CO2e avoided"),
+        ],
+    )
+    for row in selectors.top_cities(window=window):
+        href = reverse("dashboards:city", args=[row.code]) + "?" + _query(window)
+        cities.add(
+            row.rank,
+            row.code,
+            f"{row.name_zh} {row.name}",
+            row.cartons,
+            percent(row.cartons, series.totals.cartons),
+            row.members,
+            row.cartons_reused,
+            row.co2e_kg,
+            hrefs={1: href},
+        )
+    stations = _stations_table(
+        "overview-top-stations",
+        _("Top %(n)d stations by cartons") % {"n": selectors.TOP},
+        national.top,
+        median=national.median,
+    )
+    return {
+        "series": series,
+        "national": national,
+        "kpis": {
+            "cartons": series.totals.cartons,
+            "share": percent(series.totals.cartons, campaign.target_cartons),
+            "growth": growth_percent(series.totals.cartons, series.totals.compared_cartons),
+        },
+        "tables": [summary, daily, cities, stations],
+        "chart": _chart(series, title=_("Cartons, national"), target=campaign.target_cartons),
+    }
+
+
+def _stations_table(slug, caption, rows, *, median, flags_by_station=None) -> Table:
+    columns = [
+        _("Rank"),
+        _("Station"),
+        _("Name"),
+        _("City"),
+        _("Cartons"),
+        _("Days with activity"),
+        _("Cartons per active day"),
+        _("Against the national median (%)"),
+        _("Drop-offs"),
+        _("Cartons reused"),
+    ]
+    if flags_by_station is not None:
+        columns.append(_("Flagged days"))
+    table = Table(slug=slug, caption=caption, columns=columns)
+    for row in rows:
+        values = [
+            row.rank,
+            row.code,
+            row.name,
+            row.city_code,
+            row.cartons,
+            row.days,
+            round(row.per_day, 1),
+            percent(row.cartons, median),
+            row.dropoffs,
+            row.cartons_reused,
+        ]
+        if flags_by_station is not None:
+            values.append(flags_by_station.get(row.station_id, 0))
+        table.add(*values)
+    return table
+
+
+def _flags_table(slug: str, caption: str, flags: list[anomalies.Flag]) -> Table:
+    table = Table(
+        slug=slug,
+        caption=caption,
+        columns=[
+            _("Day"),
+            _("Station"),
+            _("Name"),
+            _("City"),
+            _("Cartons"),
+            _("City's upper quartile that day"),
+            _("Fence (cartons)"),
+            _("Stations of the city that day"),
+            _("Drop-offs in the admin"),
+        ],
+        row_headers=2,
+    )
+    for flag in flags:
+        table.add(
+            flag.day,
+            flag.station_code,
+            flag.station_name,
+            flag.city_code,
+            flag.cartons,
+            round(flag.fence.median_like, 1),
+            round(flag.fence.limit, 1),
+            flag.fence.stations,
+            _("Drop-offs"),
+            hrefs={8: _dropoffs_url(flag)},
+        )
+    return table
+
+
+def _city(window: selectors.Window, city: City, *, page: int, all_stations: bool = False) -> dict:
+    series = selectors.daily_series(window=window, city=city)
+    national = selectors.national_station_figures(
+        window=window, fingerprint=selectors.national_fingerprint(window=window)
+    )
+    offset = 0 if all_stations else (page - 1) * STATIONS_PER_PAGE
+    ranked = selectors.city_stations(
+        window=window, city=city, offset=offset, limit=None if all_stations else STATIONS_PER_PAGE
+    )
+    flags = anomalies.flag_station_days(window=window, city=city)
+    flags_by_station: dict[int, int] = {}
+    for flag in flags:
+        flags_by_station[flag.station_id] = flags_by_station.get(flag.station_id, 0) + 1
+    members_label = _("Distinct members (summed over days)")
+    summary = _summary_table(
+        "city-summary",
+        _("%(city)s, %(start)s to %(end)s") % {"city": city.display_name, "start": window.start, "end": window.end},
+        window,
+        series,
+        members_label=members_label,
+        extra=[
+            (_("Stations with activity"), ranked.count),
+            (_("National median cartons per station"), national.median),
+            (_("Flagged station-days"), len(flags)),
+        ],
+    )
+    daily = _daily_table("city-daily", _("Cartons day by day"), series, members_label=_("Distinct members"))
+    stations = _stations_table(
+        "city-stations",
+        _("Stations ranked by cartons"),
+        ranked.rows,
+        median=national.median,
+        flags_by_station=flags_by_station,
+    )
+    flagged = _flags_table("city-anomalies", _("Anomaly flags"), flags)
+    pages = max(1, -(-ranked.count // STATIONS_PER_PAGE))
+    return {
+        "city": city,
+        "series": series,
+        "national": national,
+        "tables": [summary, daily, stations, flagged],
+        "chart": _chart(series, title=_("Cartons, %(city)s") % {"city": city.display_name}),
+        "page": page,
+        "pages": pages,
+        "station_count": ranked.count,
+    }
+
+
+def _anomalies(window: selectors.Window, day: date, city: City | None) -> dict:
+    flags = (
+        anomalies.flag_station_days(window=window, city=city)
+        if city
+        else anomalies.flag_station_days(window=window, day=day)
+    )
+    caption = (
+        _("Anomaly flags in %(city)s, %(start)s to %(end)s")
+        % {"city": city.display_name, "start": window.start, "end": window.end}
+        if city
+        else _("Anomaly flags in every city on %(day)s") % {"day": day}
+    )
+    return {"tables": [_flags_table("anomalies", caption, flags)], "day": day}
+
+
+# Views -----------------------------------------------------------------------------------------
+
+
+def _page_number(request: HttpRequest) -> int:
+    value = request.GET.get("page", "1")
+    return int(value) if value.isdigit() and int(value) > 0 else 1
+
+
+def _day(request: HttpRequest, window: selectors.Window) -> date:
+    try:
+        day = date.fromisoformat(request.GET.get("day", ""))
+    except ValueError:
+        return window.end
+    return day if window.start <= day <= window.end else window.end
+
+
+@ops_required
+def overview(request: HttpRequest) -> HttpResponse:
+    form = _filters(request)
+    window = form.window()
+    city = form.chosen_city()
+    if window is not None and city is not None:  # a city chosen in the filters opens its page
+        url = reverse("dashboards:city", args=[city.code])
+        return HttpResponseRedirect(f"{url}?{_query(window)}")
+    context = {"form": form, "window": window, "tab": "overview"}
+    if window is not None:
+        context |= _overview(window)
+        context["query"] = context["nav_query"] = _query(window)
+    return render(request, "dashboards/overview.html", context)
+
+
+@ops_required
+def city(request: HttpRequest, code: str) -> HttpResponse:
+    form = _filters(request)
+    place = form.city_by_code.get(code.upper())
+    if place is None:
+        raise Http404
+    window = form.window()
+    context = {"form": form, "window": window, "tab": "city", "city": place}
+    if window is not None:
+        context |= _city(window, place, page=_page_number(request))
+        context["query"] = _query(window, city=place.code)
+        context["page_query"] = context["nav_query"] = _query(window)
+    form.initial["city"] = place.code
+    return render(request, "dashboards/city.html", context)
+
+
+@ops_required
+def anomaly_flags(request: HttpRequest) -> HttpResponse:
+    form = _filters(request)
+    window = form.window()
+    place = form.chosen_city()
+    context = {"form": form, "window": window, "tab": "anomalies", "city": place}
+    if window is not None:
+        day = _day(request, window)
+        context |= _anomalies(window, day, place)
+        context["query"] = _query(window, city=place.code if place else None, day=None if place else day.isoformat())
+        context["nav_query"] = _query(window)
+    return render(request, "dashboards/anomalies.html", context)
+
+
+CSV_TABLES = {
+    "overview-summary",
+    "overview-daily",
+    "overview-top-cities",
+    "overview-top-stations",
+    "city-summary",
+    "city-daily",
+    "city-stations",
+    "city-anomalies",
+    "anomalies",
+}
+
+
+@ops_required
+def table_csv(request: HttpRequest, slug: str) -> HttpResponse:
+    """One table of a page as CSV, for the same filters (a city's stations: all of them)."""
+    if slug not in CSV_TABLES:
+        raise Http404
+    form = _filters(request)
+    window = form.window()
+    if window is None:
+        raise Http404
+    place = form.chosen_city()
+    if slug.startswith("city-"):
+        if place is None:
+            raise Http404
+        tables = _city(window, place, page=1, all_stations=True)["tables"]
+        name = f"{slug}-{place.code}"
+    elif slug == "anomalies":
+        day = _day(request, window)
+        tables = _anomalies(window, day, place)["tables"]
+        name = f"anomalies-{place.code}" if place else f"anomalies-{day.isoformat()}"
+    else:
+        tables = _overview(window)["tables"]
+        name = slug
+    table = next(t for t in tables if t.slug == slug)
+    return table.csv_response(f"{name}-{window.start.isoformat()}-{window.end.isoformat()}.csv")

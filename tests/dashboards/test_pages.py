@@ -1,0 +1,239 @@
+"""The numbers on the pages and in their CSV files equal the daily totals, checked against an
+independent SQL ground truth on generated data; filters work; queries per page are constant."""
+
+import csv
+import io
+import statistics
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.urls import reverse
+
+from recycling.models import DailyStationTotal
+from tests.dashboards.conftest import generate, ops_user, signed_in
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    cache.clear()
+
+
+def sql(query: str, params=()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return cursor.fetchall()
+
+
+def table(response, slug):
+    return next(t for t in response.context["tables"] if t.slug == slug)
+
+
+def values(t) -> list[list]:
+    return [[cell.value for cell in row] for row in t.rows]
+
+
+def csv_rows(response) -> list[list[str]]:
+    text = b"".join(response.streaming_content).decode() if response.streaming else response.content.decode()
+    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+def query(national, **extra) -> dict:
+    return {"campaign": national.campaign.pk, **extra}
+
+
+def test_the_overview_equals_the_daily_totals(ops_client, national):
+    response = ops_client.get(reverse("dashboards:overview"), query(national))
+    assert response.status_code == 200
+    truth = dict(
+        sql(
+            "SELECT day, SUM(cartons) FROM recycling_dailystationtotal WHERE day BETWEEN %s AND %s GROUP BY day",
+            [date(2022, 11, 1), date(2022, 11, 12)],
+        )
+    )
+    truth = {(d if isinstance(d, date) else date.fromisoformat(d)): int(c) for d, c in truth.items()}
+    compared = {
+        (d if isinstance(d, date) else date.fromisoformat(d)).day: int(c)
+        for d, c in sql(
+            "SELECT day, SUM(cartons) FROM recycling_dailycitytotal WHERE day BETWEEN %s AND %s GROUP BY day",
+            [date(2021, 11, 1), date(2021, 11, 12)],
+        )
+    }
+    daily = values(table(response, "overview-daily"))
+    assert [row[0] for row in daily] == sorted(truth)
+    assert [row[1] for row in daily] == [truth[d] for d in sorted(truth)]
+    running = 0
+    for row in daily:
+        running += row[1]
+        assert row[2] == running
+        assert row[4] == compared[row[0].day]
+    total = sum(truth.values())
+    assert response.context["kpis"]["cartons"] == total
+    assert response.context["kpis"]["share"] == round(100 * total / 50_000, 1)
+    assert response.context["kpis"]["growth"] == round(100 * (total / sum(compared.values()) - 1), 1)
+    summary = dict((row[0], row[1]) for row in values(table(response, "overview-summary")))
+    ((points_redeemed, co2e, reused, members),) = sql(
+        "SELECT SUM(points_redeemed), SUM(co2e_kg), SUM(cartons_reused), SUM(members) FROM recycling_dailycitytotal"
+        " WHERE day BETWEEN %s AND %s",
+        [date(2022, 11, 1), date(2022, 11, 12)],
+    )
+    assert summary["Points redeemed"] == points_redeemed
+    assert summary["kg CO2e avoided"] == Decimal(str(co2e)).quantize(Decimal("0.001"))
+    assert summary["Cartons reused"] == reused
+    assert summary["Member-days by city"] == members
+    assert summary["Reuse rate (%)"] == round(100 * int(reused) / total, 1)
+
+
+def test_top_cities_and_stations_and_the_median_match_sql(ops_client, national):
+    response = ops_client.get(reverse("dashboards:overview"), query(national))
+    window = [date(2022, 11, 1), date(2022, 11, 12)]
+    cities = sql(
+        "SELECT c.code, SUM(t.cartons) FROM recycling_dailycitytotal t JOIN stations_city c ON c.id = t.city_id"
+        " WHERE t.day BETWEEN %s AND %s GROUP BY c.code ORDER BY 2 DESC, 1 LIMIT 10",
+        window,
+    )
+    assert [(r[1], r[3]) for r in values(table(response, "overview-top-cities"))] == [(c, int(n)) for c, n in cities]
+    stations = sql(
+        "SELECT s.code, SUM(t.cartons) FROM recycling_dailystationtotal t"
+        " JOIN stations_station s ON s.id = t.station_id"
+        " WHERE t.day BETWEEN %s AND %s GROUP BY s.id, s.code ORDER BY 2 DESC, s.id LIMIT 10",
+        window,
+    )
+    assert [(r[1], r[4]) for r in values(table(response, "overview-top-stations"))] == [
+        (c, int(n)) for c, n in stations
+    ]
+    per_station = [
+        int(n)
+        for (n,) in sql(
+            "SELECT SUM(cartons) FROM recycling_dailystationtotal WHERE day BETWEEN %s AND %s GROUP BY station_id",
+            window,
+        )
+    ]
+    assert response.context["national"].median == statistics.median(per_station)
+    assert response.context["national"].stations == len(per_station)
+
+
+@pytest.mark.parametrize("slug", ["overview-summary", "overview-daily", "overview-top-cities", "overview-top-stations"])
+def test_each_overview_csv_holds_the_numbers_of_its_table(ops_client, national, slug):
+    page = ops_client.get(reverse("dashboards:overview"), query(national))
+    download = ops_client.get(reverse("dashboards:csv", args=[slug]), query(national))
+    assert download.status_code == 200
+    assert download["Content-Type"].startswith("text/csv")
+    rows = csv_rows(download)
+    t = table(page, slug)
+    assert rows[0] == [str(c) for c in t.columns]
+    assert rows[1:] == [[cell.csv for cell in row] for row in t.rows]
+
+
+def test_the_city_page_ranks_its_stations_against_the_national_median(ops_client, national):
+    city = national.cities[0]
+    response = ops_client.get(reverse("dashboards:city", args=[city.code]), query(national))
+    assert response.status_code == 200
+    window = [date(2022, 11, 1), date(2022, 11, 12)]
+    truth = sql(
+        "SELECT s.code, SUM(t.cartons), COUNT(*) FROM recycling_dailystationtotal t"
+        " JOIN stations_station s ON s.id = t.station_id"
+        " WHERE t.day BETWEEN %s AND %s AND t.city_id = %s GROUP BY s.id, s.code ORDER BY 2 DESC, s.id",
+        [*window, city.pk],
+    )
+    median = statistics.median(
+        int(n)
+        for (n,) in sql(
+            "SELECT SUM(cartons) FROM recycling_dailystationtotal WHERE day BETWEEN %s AND %s GROUP BY station_id",
+            window,
+        )
+    )
+    ranked = values(table(response, "city-stations"))
+    assert [(r[1], r[4], r[5]) for r in ranked] == [(c, int(n), d) for c, n, d in truth][:50]
+    assert [r[7] for r in ranked] == [round(100 * int(n) / median, 1) for _c, n, _d in truth][:50]
+    daily = values(table(response, "city-daily"))
+    city_truth = dict(
+        sql(
+            "SELECT day, cartons FROM recycling_dailycitytotal WHERE city_id = %s AND day BETWEEN %s AND %s",
+            [city.pk, *window],
+        )
+    )
+    city_truth = {(d if isinstance(d, date) else date.fromisoformat(d)): int(c) for d, c in city_truth.items()}
+    assert {row[0]: row[1] for row in daily if row[1]} == city_truth
+    # The CSV holds every station of the city, with the numbers of the page.
+    download = ops_client.get(reverse("dashboards:csv", args=["city-stations"]), query(national, city=city.code))
+    rows = csv_rows(download)[1:]
+    assert len(rows) == len(truth)
+    assert [r[1] for r in rows] == [c for c, _n, _d in truth]
+    assert rows[: len(ranked)] == [[cell.csv for cell in row] for row in table(response, "city-stations").rows]
+
+
+def test_a_date_range_narrows_every_figure(ops_client, national):
+    response = ops_client.get(reverse("dashboards:overview"), query(national, start="2022-11-03", end="2022-11-05"))
+    daily = values(table(response, "overview-daily"))
+    assert [row[0] for row in daily] == [date(2022, 11, 3), date(2022, 11, 4), date(2022, 11, 5)]
+    ((total,),) = sql(
+        "SELECT SUM(cartons) FROM recycling_dailycitytotal WHERE day BETWEEN %s AND %s",
+        [date(2022, 11, 3), date(2022, 11, 5)],
+    )
+    assert response.context["kpis"]["cartons"] == total
+    # Compared by day number: 3 to 5 November 2021.
+    assert [row[3] for row in daily] == [date(2021, 11, 3), date(2021, 11, 4), date(2021, 11, 5)]
+
+
+def test_the_campaign_filter_and_the_default_latest_campaign(ops_client, national):
+    default = ops_client.get(reverse("dashboards:overview"))
+    assert default.context["window"].campaign == national.campaign
+    earlier = ops_client.get(reverse("dashboards:overview"), {"campaign": national.compared.pk})
+    assert earlier.context["window"].campaign == national.compared
+    assert values(table(earlier, "overview-daily"))[0][0] == date(2021, 11, 1)
+    assert earlier.context["kpis"]["growth"] is None  # 2021 is compared with nothing
+
+
+def test_choosing_a_city_opens_its_page_with_the_same_filters(ops_client, national):
+    city = national.cities[1]
+    response = ops_client.get(reverse("dashboards:overview"), query(national, city=city.code, end="2022-11-04"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("dashboards:city", args=[city.code]))
+    assert "end=2022-11-04" in response["Location"]
+
+
+def test_a_reversed_range_is_refused_politely(ops_client, national):
+    response = ops_client.get(reverse("dashboards:overview"), query(national, start="2022-11-05", end="2022-11-02"))
+    assert response.status_code == 200
+    assert "must not be after" in response.content.decode()
+
+
+def test_no_campaign_yet_shows_a_hint(ops_client):
+    response = ops_client.get(reverse("dashboards:overview"))
+    assert response.status_code == 200
+    assert "There is no recycling campaign yet" in response.content.decode()
+
+
+def _queries(client, url, params) -> int:
+    from django.test.utils import CaptureQueriesContext
+
+    cache.clear()
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(url, params).status_code == 200
+    return len(captured.captured_queries)
+
+
+@pytest.mark.parametrize("page", ["overview", "city", "anomalies"])
+def test_queries_per_page_do_not_grow_with_the_data(db, page):
+    """12 stations or 150, 3 cities or 8: the same number of queries (the cache cleared before each)."""
+    small = generate(cities=3, stations=12, days=4, seed=1)
+    client = signed_in(ops_user())
+    city = small.cities[0]
+    urls = {
+        "overview": reverse("dashboards:overview"),
+        "city": reverse("dashboards:city", args=[city.code]),
+        "anomalies": reverse("dashboards:anomalies"),
+    }
+    before = _queries(client, urls[page], {})
+    DailyStationTotal.objects.all().delete()
+    from recycling.models import DailyCityTotal, RecyclingCampaign
+
+    DailyCityTotal.objects.all().delete()
+    RecyclingCampaign.objects.filter(compared_with__isnull=False).delete()
+    RecyclingCampaign.objects.all().delete()
+    generate(cities=8, stations=150, days=4, seed=2, first_station=1000)
+    after = _queries(client, urls[page], {})
+    assert before == after
