@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by the app
     "api",
+    "simulator",
     "members",
     "dashboards",  # the ops dashboards at /ops/; reads stations and recycling, nothing imports it
 ]

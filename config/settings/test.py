@@ -16,3 +16,10 @@ CELERY_TASK_ALWAYS_EAGER = False
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True  # no collected static folder to scan at start-up
+
+# Without Redis, tasks the tests enqueue (recomputes after a void, ...) go to kombu's in-memory
+# transport and vanish with the process, instead of into the development broker's folder where
+# `make run`'s worker would pick them up. The worker test runs against Redis.
+if not REDIS_URL:  # noqa: F405
+    CELERY_BROKER_URL = "memory://"
+    CELERY_RESULT_BACKEND = "cache+memory://"

@@ -1,18 +1,26 @@
-"""`load_demo_data` lives in rewards/ because rewards/ sits on top of the other apps and the
-demo spans all of them: stations, logins and drop-offs (recycling.demo), then the catalog."""
+"""`load_demo_data` lives in simulator/, the app on top of all others, because the demo spans
+them all: stations, logins and drop-offs (recycling.demo), the catalog (rewards.demo), then the
+2021 and 2022 campaigns simulated at a small scale."""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from recycling.demo import load_demo_stations_and_members
 from rewards.demo import load_demo_catalog
+from simulator.generate import simulate
 from stations.models import Station
+
+# The demo's 2021 and 2022 campaigns: 1/1000 of the national figures (6,000 cartons in 2022 over
+# the 315 cities, one station each), a second or two of simulation.
+DEMO_SIMULATION_SCALE = 0.001
 
 
 class Command(BaseCommand):
     help = (
         "Load the demo data used by `make run`: three cities, four stations with a staff login each, "
-        "an ops superuser, two member logins with a few drop-offs, and the rewards catalog. "
+        "an ops superuser, two member logins with a few drop-offs, and the rewards catalog; then the 2021 "
+        "and 2022 campaigns simulated at 1/1000 scale (simulate_campaign) in 315 cities, the demo's stations "
+        "among them. "
         "All demo logins share the password printed by `demo_logins`."
     )
 
@@ -32,4 +40,10 @@ class Command(BaseCommand):
         with transaction.atomic():
             stations = load_demo_stations_and_members()
             load_demo_catalog(stations=stations)
-        self.stdout.write(self.style.SUCCESS(f"Loaded demo data: {len(stations)} stations."))
+            simulate(year=2022, scale=DEMO_SIMULATION_SCALE, seed=42, progress=False)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded demo data: {len(stations)} demo stations and the 2021 and 2022 campaigns "
+                f"simulated at scale {DEMO_SIMULATION_SCALE} in {Station.objects.count()} stations."
+            )
+        )

@@ -1,0 +1,32 @@
+import re
+
+from simulator.cities import CITY_COUNT, PROVINCES, simulated_cities
+from stations.models import STATION_CODE_PATTERN
+
+
+def test_the_cities_are_315_distinct_real_cities_with_provinces():
+    """315 cities from GeoNames, largest first, each with a unique 2-4 letter code that makes valid
+    station codes, a unique simplified Chinese name, a province and coordinates in China."""
+    cities = simulated_cities()
+    assert len(cities) == CITY_COUNT == 315
+    assert len({city.code for city in cities}) == 315
+    assert len({city.name_zh for city in cities}) == 315
+    provinces = {name_zh for _name, name_zh in PROVINCES.values()}
+    for city in cities:
+        assert re.fullmatch(r"[A-Z]{2,4}", city.code)
+        assert re.fullmatch(STATION_CODE_PATTERN, f"{city.code}-00042")
+        assert city.province in provinces
+        assert 18 <= city.latitude <= 54 and 73 <= city.longitude <= 135
+        assert not city.name_zh.endswith("市")
+    populations = [city.population for city in cities]
+    assert populations == sorted(populations, reverse=True)
+
+
+def test_the_largest_cities_get_their_usual_codes():
+    """Codes are pinyin initials, the largest city choosing first: the demo's HZ, SH and BJ are the same cities."""
+    by_code = {city.code: city for city in simulated_cities()}
+    assert (by_code["SH"].name, by_code["SH"].name_zh, by_code["SH"].province) == ("Shanghai", "上海", "上海")
+    assert (by_code["BJ"].name, by_code["BJ"].name_zh) == ("Beijing", "北京")
+    assert (by_code["HZ"].name, by_code["HZ"].name_zh, by_code["HZ"].province) == ("Hangzhou", "杭州", "浙江")
+    assert by_code["SZ"].name == "Shenzhen"  # Suzhou, smaller, gets another code
+    assert "Pudong" not in {city.name for city in simulated_cities()}  # a district of Shanghai, not a city
