@@ -29,7 +29,7 @@ run: $(VENV)/.runtime-installed  ## Install, migrate, load demo data if empty, s
 	DEBUG=1 $(MANAGE) migrate --no-input
 	DEBUG=1 $(MANAGE) load_demo_data --if-empty
 	DEBUG=1 $(MANAGE) demo_logins
-	@echo "GreenBox is at http://$(HOST):$(PORT)/admin/  (Ctrl-C stops the site and the worker)"
+	@echo "GreenBox: members http://$(HOST):$(PORT)/  staff /admin/  ops /ops/  API /api/docs/  (Ctrl-C stops all)"
 	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
 	DEBUG=1 $(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2 & \
 	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT)
@@ -39,8 +39,8 @@ test: $(VENV)/.dev-installed  ## Run the whole suite (PostgreSQL/Redis tests ski
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev-installed  ## Run every benchmark, bench/bench_*.py (they need PostgreSQL and print RESULT lines)
-	@status=0; for script in bench/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || status=1; done; exit $$status
+bench: $(VENV)/.dev-installed  ## Run every benchmark in bench/ (needs PostgreSQL) and print one table of figures
+	$(BIN)/python bench/run_all.py
 
 lint: $(VENV)/.dev-installed  ## Lint and check formatting
 	$(BIN)/ruff check .

@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from report import figure  # bench/report.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
@@ -149,6 +151,22 @@ def main() -> int:
     for row in table:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
     print(f"RESULT simulator_ratio={ratio:.2f} simulator_peak_mib={peak:.1f}")
+    figure(
+        f"simulate_campaign --scale {SCALE}, wall time",
+        wall,
+        "s",
+        reference=indexed,
+        target=f"ratio <= {TARGET_RATIO}",
+        passed=passed[3],
+    )
+    figure(
+        "simulate_campaign, peak memory",
+        peak,
+        "MiB",
+        reference=None,
+        target=f"< {TARGET_PEAK_MIB} MiB",
+        passed=passed[5],
+    )
     return 0 if all(passed.values()) else 1
 
 

@@ -564,11 +564,8 @@ class CartonMovementAdmin(StationScopedAdmin):
 
     def _record(self, request: HttpRequest, form: CartonMovementForm) -> CartonMovement | None:
         data = form.cleaned_data
-        # Only for the message: the service returns the first movement for a repeated key
-        # without saying so.
-        replayed = CartonMovement.objects.filter(idempotency_key=data["idempotency_key"]).exists()
         try:
-            movement = record_carton_movement(
+            result = record_carton_movement(
                 station=data["station"],
                 kind=data["kind"],
                 cartons=data["cartons"],
@@ -587,13 +584,14 @@ class CartonMovementAdmin(StationScopedAdmin):
         except DomainError as error:
             form.add_error(None, error.message)
             return None
-        if not replayed:
-            self.log_addition(request, movement, [{"added": {}}])
-        on_hand = CartonInventory.objects.filter(station_id=movement.station_id).values_list("on_hand", flat=True)
+        if not result.replayed:
+            self.log_addition(request, result.movement, [{"added": {}}])
         self.message_user(
-            request, _movement_message(movement, on_hand=on_hand.first() or 0, replayed=replayed), messages.SUCCESS
+            request,
+            _movement_message(result.movement, on_hand=result.on_hand, replayed=result.replayed),
+            messages.SUCCESS,
         )
-        return movement
+        return result.movement
 
     def _redirect_after_recording(self, request: HttpRequest, movement: CartonMovement) -> HttpResponse:
         if "_save" in request.POST:

@@ -83,3 +83,8 @@ class NotEnoughCartons(DomainError):
 class UnknownDropOff(DomainError):
     code = "unknown_dropoff"
     default_message = _("There is no such drop-off.")
+
+
+class InvalidMovementKind(DomainError):
+    code = "invalid_movement_kind"
+    default_message = _("Choose whether the cartons were reused or baled.")

@@ -21,6 +21,7 @@ from stations.selectors import stations_for_user
 from .days import SHANGHAI
 from .models import (
     MAX_CARTONS_PER_DROPOFF,
+    MAX_CARTONS_PER_MOVEMENT,
     MIN_CARTONS_PER_DROPOFF,
     CartonMovement,
     DropOff,
@@ -28,7 +29,7 @@ from .models import (
     Member,
     RecyclingCampaign,
 )
-from .services import MAX_CARTONS_PER_MOVEMENT, MAX_IDEMPOTENCY_KEY_LENGTH, MAX_VOID_REASON_LENGTH
+from .services import MAX_IDEMPOTENCY_KEY_LENGTH, MAX_VOID_REASON_LENGTH
 
 
 def new_idempotency_key() -> str:

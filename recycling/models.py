@@ -21,6 +21,7 @@ from .mobile import mask_mobile, validate_mobile
 
 MIN_CARTONS_PER_DROPOFF = 1
 MAX_CARTONS_PER_DROPOFF = 50
+MAX_CARTONS_PER_MOVEMENT = 10000
 
 # Member codes travel in the member's QR code: 16 characters from a 32-letter alphabet
 # without look-alikes (no 0/O, 1/I/L) give 80 random bits, far beyond guessing.
@@ -357,7 +358,9 @@ class CartonMovement(models.Model):
         ordering = ["-occurred_at"]
         indexes = [models.Index(fields=["occurred_at"], name="carton_movement_time")]
         constraints = [
-            models.CheckConstraint(condition=Q(cartons__gte=1, cartons__lte=10000), name="carton_movement_range"),
+            models.CheckConstraint(
+                condition=Q(cartons__gte=1, cartons__lte=MAX_CARTONS_PER_MOVEMENT), name="carton_movement_range"
+            ),
             models.CheckConstraint(condition=Q(kind__in=["reused", "baled"]), name="carton_movement_kind_valid"),
         ]
 

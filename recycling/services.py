@@ -27,6 +27,7 @@ from .ledger import issuance_account, lock_accounts, post_transfer, reverse_tran
 from .mobile import normalize_mobile
 from .models import (
     MAX_CARTONS_PER_DROPOFF,
+    MAX_CARTONS_PER_MOVEMENT,
     MIN_CARTONS_PER_DROPOFF,
     Account,
     CartonInventory,
@@ -42,7 +43,6 @@ from .tasks import recompute_after_commit
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
 MAX_IDEMPOTENCY_KEY_LENGTH = 100
 MAX_VOID_REASON_LENGTH = 300
-MAX_CARTONS_PER_MOVEMENT = 10000
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def record_dropoff(
     if replay:
         return replay
 
-    if not isinstance(cartons, int) or isinstance(cartons, bool):
+    if not is_whole_number(cartons):
         raise errors.InvalidCartonCount(_("The number of cartons must be a whole number."))
     if not MIN_CARTONS_PER_DROPOFF <= cartons <= MAX_CARTONS_PER_DROPOFF:
         raise errors.InvalidCartonCount(
@@ -213,7 +213,7 @@ def void_dropoff(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> Dr
                 ) from None
         try:
             change_carton_inventory(station=dropoff.station, by=-dropoff.cartons)
-        except IntegrityError:
+        except errors.NotEnoughCartons:
             raise errors.NotEnoughCartons(
                 _("The station has already reused or baled these cartons; the drop-off cannot be voided.")
             ) from None
@@ -232,6 +232,13 @@ def void_dropoff(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> Dr
     return dropoff
 
 
+@dataclass(frozen=True)
+class CartonMovementResult:
+    movement: CartonMovement
+    on_hand: int  # the station's cartons on hand after it (now, for a replay)
+    replayed: bool  # True when an earlier request with the same idempotency key is returned
+
+
 def record_carton_movement(
     *,
     station: Station,
@@ -240,57 +247,76 @@ def record_carton_movement(
     staff: AbstractBaseUser,
     idempotency_key: str,
     occurred_at: datetime | None = None,
-) -> CartonMovement:
+) -> CartonMovementResult:
     """Take cartons out of a station's inventory: reused for someone's parcel, or baled for pulping.
 
     Refused when the station has fewer cartons on hand (the inventory never goes negative).
-    Idempotent: a retry with the same key returns the first movement; the same key with a
-    different request is refused.
+    Idempotent: a retry with the same key returns the first movement (replayed=True); the same
+    key with a different request is refused.
     """
     _check_idempotency_key(idempotency_key)
     if not works_at(user=staff, station=station):
         raise errors.NotStationStaff()
     if kind not in CartonMovement.Kind.values:
-        raise errors.InvalidCartonCount(_("Choose whether the cartons were reused or baled."))
-    if not isinstance(cartons, int) or isinstance(cartons, bool) or not 1 <= cartons <= MAX_CARTONS_PER_MOVEMENT:
+        raise errors.InvalidMovementKind()
+    if not is_whole_number(cartons) or not 1 <= cartons <= MAX_CARTONS_PER_MOVEMENT:
         raise errors.InvalidCartonCount(_("Record 1 to %(max)s cartons at a time.") % {"max": MAX_CARTONS_PER_MOVEMENT})
     now = timezone.now()
     occurred_at = occurred_at or now
     if occurred_at > now + CLOCK_SKEW_ALLOWANCE:
         raise errors.InvalidTime(_("The time cannot be in the future."))
-    request = {"station": station, "kind": kind, "cartons": cartons}
+    request = (station.pk, kind, cartons)
     try:
         with transaction.atomic():
-            existing = CartonMovement.objects.filter(idempotency_key=idempotency_key).first()
-            if existing:
-                if (existing.station_id, existing.kind, existing.cartons) != (station.pk, kind, cartons):
-                    raise errors.IdempotencyKeyReused()
-                return existing
             movement = CartonMovement.objects.create(
-                **request, recorded_by=staff, occurred_at=occurred_at, idempotency_key=idempotency_key
+                station=station,
+                kind=kind,
+                cartons=cartons,
+                recorded_by=staff,
+                occurred_at=occurred_at,
+                idempotency_key=idempotency_key,
             )
             change_carton_inventory(station=station, by=-cartons)
+            on_hand = CartonInventory.objects.values_list("on_hand", flat=True).get(station=station)
             if kind == CartonMovement.Kind.REUSED and shanghai_day(occurred_at) < shanghai_day(now):
                 recompute_after_commit(shanghai_day(occurred_at))
     except IntegrityError:
+        # The key is taken: a retry, or a concurrent request with the same key that committed first.
         existing = CartonMovement.objects.filter(idempotency_key=idempotency_key).first()
         if existing is None:
-            raise errors.NotEnoughCartons() from None
-        if (existing.station_id, existing.kind, existing.cartons) != (station.pk, kind, cartons):
+            raise
+        if (existing.station_id, existing.kind, existing.cartons) != request:
             raise errors.IdempotencyKeyReused() from None
-        return existing
-    return movement
+        on_hand = CartonInventory.objects.filter(station=station).values_list("on_hand", flat=True).first() or 0
+        return CartonMovementResult(movement=existing, on_hand=on_hand, replayed=True)
+    return CartonMovementResult(movement=movement, on_hand=on_hand, replayed=False)
 
 
 def change_carton_inventory(*, station: Station, by: int) -> None:
     """Add (or, negative, take) cartons to the station's inventory; must run inside a transaction.
 
-    A single UPDATE with F() takes the row lock itself; the CHECK constraint refuses a negative
-    count with an IntegrityError, inside a savepoint so the caller's transaction survives it.
+    Raises NotEnoughCartons, changing nothing, when taking more than the station has on hand:
+    the CHECK constraint refuses the UPDATE inside a savepoint, so the caller's transaction
+    survives. A single UPDATE with F() takes the row lock itself. A station's first cartons
+    create its row; drop-offs at one station are serialized by the lock on the station's
+    issuance account, so two first rows cannot race.
     """
-    CartonInventory.objects.get_or_create(station=station)
-    with transaction.atomic():
-        CartonInventory.objects.filter(station=station).update(on_hand=F("on_hand") + by)
+    if by >= 0:
+        if not CartonInventory.objects.filter(station=station).update(on_hand=F("on_hand") + by):
+            CartonInventory.objects.create(station=station, on_hand=by)
+        return
+    try:
+        with transaction.atomic():
+            taken = CartonInventory.objects.filter(station=station).update(on_hand=F("on_hand") + by)
+    except IntegrityError:
+        taken = 0
+    if not taken:
+        raise errors.NotEnoughCartons()
+
+
+def is_whole_number(value: object) -> bool:
+    """An int that is not a bool (True would otherwise count as 1 carton)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_idempotency_key(key: str) -> None:

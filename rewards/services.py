@@ -35,6 +35,7 @@ from recycling.days import shanghai_day
 from recycling.errors import DomainError
 from recycling.ledger import lock_accounts, post_transfer, reverse_transfer
 from recycling.models import Account, Member, Transfer
+from recycling.services import is_whole_number
 from recycling.tasks import recompute_after_commit
 from stations.models import Station
 from stations.selectors import works_at
@@ -156,7 +157,7 @@ def adjust_stock(*, station: Station, reward: Reward, change: int, staff: Abstra
     """
     if not works_at(user=staff, station=station):
         raise ledger_errors.NotStationStaff()
-    if not _is_whole_number(change) or change == 0:
+    if not is_whole_number(change) or change == 0:
         raise errors.InvalidStockChange(_("Give the change as a whole number other than 0, e.g. 24 or -2."))
     if reward.kind != Reward.Kind.GOODS:
         raise errors.RewardNotReservable(_("Donation rewards have no stock."))
@@ -289,7 +290,7 @@ def reserve_reward(
 def _reserve(
     *, request: "_Request", member: Member, reward: Reward, station: Station, quantity: int, now: datetime
 ) -> RedemptionResult:
-    if not _is_whole_number(quantity) or not MIN_QUANTITY <= quantity <= MAX_QUANTITY:
+    if not is_whole_number(quantity) or not MIN_QUANTITY <= quantity <= MAX_QUANTITY:
         raise errors.InvalidQuantity(
             _("Reserve %(min)s to %(max)s at a time.") % {"min": MIN_QUANTITY, "max": MAX_QUANTITY}
         )
@@ -557,7 +558,7 @@ def donate(
 def _donate(
     *, request: "_Request", member: Member, campaign: DonationCampaign, notebooks: int, now: datetime
 ) -> DonationResult:
-    if not _is_whole_number(notebooks) or not MIN_NOTEBOOKS <= notebooks <= MAX_NOTEBOOKS:
+    if not is_whole_number(notebooks) or not MIN_NOTEBOOKS <= notebooks <= MAX_NOTEBOOKS:
         raise errors.InvalidQuantity(
             _("Donate %(min)s to %(max)s notebooks at a time.") % {"min": MIN_NOTEBOOKS, "max": MAX_NOTEBOOKS}
         )
@@ -660,7 +661,3 @@ def _run_idempotently(request: _Request, attempt, *, replay):
 
 def _balance(member: Member) -> int:
     return Account.objects.values_list("balance", flat=True).get(member=member)
-
-
-def _is_whole_number(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -59,11 +59,12 @@ def test_a_movement_takes_the_cartons_out_of_the_inventory(desk, kind):
     staff, _dropoff = desk
     when = timezone.now() - timedelta(hours=1)
 
-    movement = move(desk, kind=kind, cartons=4, occurred_at=when)
+    result = move(desk, kind=kind, cartons=4, occurred_at=when)
 
     assert on_hand(staff.station) == 6
+    assert (result.on_hand, result.replayed) == (6, False)
     saved = CartonMovement.objects.get()
-    assert saved == movement
+    assert saved == result.movement
     assert (saved.station, saved.kind, saved.cartons, saved.recorded_by, saved.occurred_at) == (
         staff.station,
         kind,
@@ -111,8 +112,8 @@ def test_staff_of_another_station_are_refused(desk):
 @pytest.mark.parametrize(
     ("kind", "cartons", "key", "error"),
     [
-        ("burned", 4, "m1", errors.InvalidCartonCount),
-        ("", 4, "m1", errors.InvalidCartonCount),
+        ("burned", 4, "m1", errors.InvalidMovementKind),
+        ("", 4, "m1", errors.InvalidMovementKind),
         (REUSED, 0, "m1", errors.InvalidCartonCount),
         (REUSED, -3, "m1", errors.InvalidCartonCount),
         (REUSED, 10_001, "m1", errors.InvalidCartonCount),
@@ -145,7 +146,8 @@ def test_a_retry_with_the_same_key_returns_the_first_movement(desk):
     longer on hand, and returns the movement first recorded."""
     first = move(desk, cartons=8)
     replayed = move(desk, cartons=8)
-    assert replayed.pk == first.pk
+    assert replayed.movement.pk == first.movement.pk
+    assert (first.replayed, replayed.replayed, replayed.on_hand) == (False, True, 2)
     assert CartonMovement.objects.count() == 1
     assert on_hand(desk[0].station) == 2
 
