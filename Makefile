@@ -8,7 +8,7 @@ MANAGE := $(BIN)/python manage.py
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test bench lint format messages clean help
+.PHONY: run test bench chaos lint format messages clean help
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,6 +41,9 @@ test: $(VENV)/.dev-installed  ## Run the whole suite (PostgreSQL/Redis tests ski
 
 bench: $(VENV)/.dev-installed  ## Run every benchmark in bench/ (needs PostgreSQL) and print one table of figures
 	$(BIN)/python bench/run_all.py
+
+chaos: $(VENV)/.dev-installed  ## Two minutes of API load and faults (kills, PostgreSQL/Redis restarts), then an audit (needs root)
+	$(BIN)/python chaos/run.py --duration 120
 
 lint: $(VENV)/.dev-installed  ## Lint and check formatting
 	$(BIN)/ruff check .

@@ -11,13 +11,21 @@ the stations), the city rows summed from the station rows, and the two Recycling
 (2022 compared with 2021). The dashboards read only those tables, so no drop-off is written.
 Later runs find the data and skip straight to the timings.
 
+Every run then computes both campaigns' station totals with recycling.totals.aggregate_campaign,
+as the totals pipeline does after a recompute, outside the timings (it prints how long a refresh
+takes: the pipeline runs one after each five-minute recompute of today).
+
 It then renders, through the Django test client signed in as an ops user, the overview of the
-2022 campaign and the page of its largest city (server time: best of 5, after a warm-up), and
-in the same run re-runs the bare SQL each page ran (captured with CaptureQueriesContext,
-replayed with cursor.execute, each page's queries summed, best of 5). It prints a table
-(figure, reference, ratio, target, pass); the last line is machine-readable:
+2022 campaign and the page of its largest city for the campaign's whole window (the default,
+read from the campaign station totals): server time best of 5, after a first view right after a
+refresh of the station totals (printed as "first view after a station totals refresh", once
+the process has rendered each page once); and in the same run re-runs the bare SQL each
+page ran (captured with CaptureQueriesContext, replayed with cursor.execute, each page's queries
+summed, best of 5). For information it also times both pages for a custom range (1-19 November),
+whose station figures are summed live from the daily station totals. It prints a table (figure,
+reference, ratio, target, pass); the last line is machine-readable:
     RESULT dash_overview_ms=... dash_city_ms=...
-The exit status is 1 if a page misses the 150 ms target.
+The exit status is 1 if a page of the whole window misses the 150 ms target.
 """
 
 import os
@@ -218,10 +226,35 @@ def generate() -> None:
             cursor.execute(f"VACUUM ANALYZE {table}")
 
 
+def campaigns() -> list:
+    from recycling.models import RecyclingCampaign
+
+    return list(RecyclingCampaign.objects.filter(name__startswith="Bench ").order_by("start_day"))
+
+
+def refresh_campaign_totals(*, quiet: bool = False) -> None:
+    """The campaign station totals, by the service the totals pipeline runs, then the planner's
+    statistics (ANALYZE only: a refresh rewrites every row, so the pages are timed without the
+    visibility map a VACUUM would give an index-only scan)."""
+    from django.db import connection
+
+    from recycling.totals import aggregate_campaign
+
+    for campaign in campaigns():
+        started = time.perf_counter()
+        totals = aggregate_campaign(campaign=campaign)
+        if not quiet:
+            print(f"  {campaign}: {totals.stations:,} station totals in {time.perf_counter() - started:.1f} s")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE recycling_campaignstationtotal")
+
+
 def main() -> int:
     ensure_database()
     setup_django()
     generate()
+    print("Computing the campaign station totals (recycling.totals.aggregate_campaign)...")
+    refresh_campaign_totals()
     if "--generate-only" in sys.argv:
         return 0
     return measure()
@@ -249,12 +282,12 @@ def best_of(runs: int, action) -> float:
 
 
 def measure_page(client, url: str) -> tuple[float, float, int, float]:
-    """(server ms best of RUNS, bare SQL ms best of RUNS, queries, cold server ms)."""
-    from django.core.cache import cache
+    """(server ms best of RUNS, bare SQL ms best of RUNS, queries, cold server ms: the first view
+    right after a refresh of the campaign station totals)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    cache.clear()
+    refresh_campaign_totals(quiet=True)
     started = time.perf_counter()
     response = client.get(url)
     cold = (time.perf_counter() - started) * 1000
@@ -289,22 +322,29 @@ def measure() -> int:
     )
     client = ops_client()
     query = f"?campaign={campaign.pk}&start=2022-11-01&end=2022-11-20"
+    custom = f"?campaign={campaign.pk}&start=2022-11-01&end=2022-11-19"
+    city = f"city {largest.code} ({largest.n:,} stations)"
     pages = [
         ("dash_overview_ms", "overview", f"/ops/{query}"),
-        ("dash_city_ms", f"city {largest.code} ({largest.n:,} stations)", f"/ops/cities/{largest.code}/{query}"),
+        ("dash_city_ms", city, f"/ops/cities/{largest.code}/{query}"),
+        (None, "overview, custom range (live)", f"/ops/{custom}"),
+        (None, f"{city}, custom range (live)", f"/ops/cities/{largest.code}/{custom}"),
     ]
+    for _key, _label, url in pages:  # the process's first views (templates, translations) are not a page's cost
+        assert client.get(url).status_code == 200
     results, ok = {}, True
-    print(f"{'figure':<40} {'server ms':>10} {'bare SQL ms':>12} {'ratio':>6} {'target':>8} {'queries':>8} pass")
+    print(f"{'figure':<48} {'server ms':>10} {'bare SQL ms':>12} {'ratio':>6} {'target':>8} {'queries':>8} pass")
     for key, label, url in pages:
         server, bare, queries, cold = measure_page(client, url)
         passed = server < TARGET_MS
-        ok &= passed
-        results[key] = server
+        if key is not None:
+            ok &= passed
+            results[key] = server
         print(
-            f"{label:<40} {server:>10.1f} {bare:>12.1f} {server / bare:>6.2f} {'<' + str(int(TARGET_MS)):>8}"
-            f" {queries:>8} {'yes' if passed else 'NO'}"
+            f"{label:<48} {server:>10.1f} {bare:>12.1f} {server / bare:>6.2f}"
+            f" {('<' + str(int(TARGET_MS))) if key else 'info':>8} {queries:>8} {'yes' if passed else 'NO'}"
         )
-        print(f"{'  first view after a recompute (cold)':<40} {cold:>10.1f}")
+        print(f"{'  first view after a station totals refresh':<48} {cold:>10.1f}")
     print("RESULT " + " ".join(f"{key}={value:.1f}" for key, value in results.items()))
     return 0 if ok else 1
 

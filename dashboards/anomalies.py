@@ -19,8 +19,11 @@ Why so:
 - A city-day with fewer than MIN_STATIONS stations with cartons flags nothing: quartiles of a
   handful of numbers say little. Station-days without cartons are neither counted nor flagged.
 
-Reads only the daily station totals, in two queries whatever the data: the order statistics
-around each quartile, per city and day (a window function), then the rows above the fences.
+Reads only the daily station totals, in two queries whatever the data: how many stations had
+each number of cartons, per city and day (station cartons are small whole numbers, so a city-day
+of 10,000 stations has a few hundred distinct counts; on PostgreSQL one slice of the
+(city, day, cartons) index, already in order), from which the order statistics around each
+quartile are read off; then the rows above the fences.
 """
 
 import math
@@ -110,20 +113,13 @@ def is_anomalous(cartons: int, others_that_day: list[int]) -> bool:
     return math.log(cartons) > q3 + FENCE_IQRS * max(q3 - q1, MIN_IQR)
 
 
-# The order statistics each quartile interpolates between: 1-based ranks floor(h) + 1 and
-# floor(h) + 2 for h = q * (n - 1), in integer division (the same on every database: a CAST
-# would round on PostgreSQL and truncate on SQLite); ordering by cartons is ordering by log(cartons).
-_ORDER_STATISTICS_SQL = """
-WITH ranked AS (
-    SELECT city_id, day, cartons,
-           ROW_NUMBER() OVER (PARTITION BY city_id, day ORDER BY cartons) AS n,
-           COUNT(*) OVER (PARTITION BY city_id, day) AS stations
-    FROM recycling_dailystationtotal
-    WHERE {days} AND cartons > 0 {city}
-)
-SELECT city_id, day, stations, n, cartons FROM ranked
-WHERE stations >= %(min_stations)s
-  AND n IN ((stations - 1) / 4 + 1, (stations - 1) / 4 + 2, 3 * (stations - 1) / 4 + 1, 3 * (stations - 1) / 4 + 2)
+# How many stations of each city had each number of cartons on each day. The order statistics
+# each quartile interpolates between are read off these counts in Python (_order_statistics).
+_HISTOGRAM_SQL = """
+SELECT city_id, day, cartons, COUNT(*) FROM recycling_dailystationtotal
+WHERE {days} AND cartons > 0 {city}
+GROUP BY city_id, day, cartons
+ORDER BY city_id, day, cartons
 """
 
 _FLAGS_SQL = """
@@ -134,6 +130,31 @@ JOIN stations_city c ON c.id = t.city_id
 WHERE {days} {city} AND ({fences})
 ORDER BY t.day, c.code, t.cartons DESC, s.code
 """
+
+
+def _order_statistics(histogram: list[tuple]) -> list[tuple]:
+    """(city_id, day, stations, n, cartons) for the 1-based ranks n each quartile interpolates
+    between, floor(h) + 1 and floor(h) + 2 for h = q * (stations - 1), of each city-day with at
+    least MIN_STATIONS stations with cartons; from rows (city_id, day, cartons, stations with
+    that many cartons) in order of city, day and cartons."""
+    groups: dict[tuple[int, date], list[tuple[int, int]]] = {}
+    for city_id, day, cartons, count in histogram:
+        groups.setdefault((city_id, day), []).append((cartons, count))
+    rows = []
+    for (city_id, day), counts in groups.items():
+        stations = sum(count for _cartons, count in counts)
+        if stations < MIN_STATIONS:
+            continue
+        wanted = sorted(
+            {(stations - 1) * k // 4 + step for k in (1, 3) for step in (1, 2)} & set(range(1, stations + 1))
+        )
+        last_rank, position = 0, 0
+        for cartons, count in counts:
+            last_rank += count
+            while position < len(wanted) and wanted[position] <= last_rank:
+                rows.append((city_id, day, stations, wanted[position], cartons))
+                position += 1
+    return rows
 
 
 def _fences(rows: list[tuple]) -> dict[tuple[int, date], Fence]:
@@ -160,14 +181,13 @@ def flag_station_days(*, window: Window, city: City | None = None, day: date | N
         window = replace(window, start=day, end=day)
     ops = connection.ops
     days, params = days_in(window, "t.day")
-    params["min_stations"] = MIN_STATIONS
     city_filter = ""
     if city is not None:
         city_filter = "AND city_id = %(city)s"
         params["city"] = city.pk
     with big_read() as cursor:
-        cursor.execute(_ORDER_STATISTICS_SQL.format(days=days.replace("t.day", "day"), city=city_filter), params)
-        fences = _fences(cursor.fetchall())
+        cursor.execute(_HISTOGRAM_SQL.format(days=days.replace("t.day", "day"), city=city_filter), params)
+        fences = _fences(_order_statistics(cursor.fetchall()))
         # The second query runs even with no fence (and finds nothing): a page runs the same
         # number of queries whatever the data.
         conditions = []

@@ -1,28 +1,31 @@
 """Every read of the ops dashboards: set-based queries over the daily totals and the campaigns.
 
 Nothing here reads a drop-off. National figures come from the daily city totals (315 rows a
-day); station figures from the daily station totals (up to 130,000 rows a day), always as one
-aggregate query whose size does not depend on how many rows it reads, so a page runs the same
-number of queries whatever the data.
+day); station figures from the station totals, always as one aggregate query whose size does not
+depend on how many rows it reads, so a page runs the same number of queries whatever the data.
 
-Two national figures need every station's total over the window (the top 10 stations, and the
-median station total a city's stations are compared with): one aggregate over up to 2.6 million
-station-days, which takes most of a second at national scale. They are kept in Django's cache
-under a fingerprint of the window's city totals (how many rows, when they were last computed,
-their sums), so they are recomputed as soon as a recompute changes a day of the window, and at
-the latest after NATIONAL_STATION_FIGURES_TTL (a recompute that moves cartons between two
-stations of a city without changing any city figure is the one change the fingerprint misses).
+Station figures over a window (the top 10 stations, the median station total a city's stations
+are compared with, a city's stations ranked) need every station's total over the window:
+- for the campaign's whole window to date (the pages' default) they are read from the campaign
+  station totals (recycling.models.CampaignStationTotal, one row per station, refreshed by the
+  totals pipeline after every recompute of a day of the campaign): the top stations and the
+  median are a few rows of an index, a city's ranking its own rows. The pages say when those
+  totals were computed, and that a refresh is under way if a day changed since;
+- for any other range they are summed live from the daily station totals (up to 2.6 million
+  station-days nationally: most of a second, which the pages say in a note). A city's ranking
+  reads only its own rows, from the (city, day) index that holds every column it needs.
+A campaign whose station totals were never computed (none yet after an upgrade) is read live.
 """
 
-import hashlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Count, Max, Q, Sum
+from django.db.models import Max, Q, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from recycling.models import DailyCityTotal, RecyclingCampaign
 from stations.models import City
@@ -37,7 +40,6 @@ FIGURES = [
     "cartons_reused",
     "co2e_kg",
 ]
-NATIONAL_STATION_FIGURES_TTL = 600  # seconds; today's totals are recomputed every 5 minutes
 TOP = 10
 
 
@@ -69,6 +71,14 @@ class Window:
             return None
         matched = self.compared.start_day + (day - self.campaign.start_day)
         return matched if self.compared.start_day <= matched <= self.compared.end_day else None
+
+    @property
+    def is_campaign_to_date(self) -> bool:
+        """Whether the window is the campaign's whole window so far (the pages' default): from its
+        first day to its last, or to today while it runs (later days have no totals yet). The
+        campaign station totals then hold every station's figures over the window."""
+        campaign = self.campaign
+        return self.start == campaign.start_day and self.end >= min(campaign.end_day, timezone.localdate())
 
     @property
     def compared_range(self) -> tuple[date, date] | None:
@@ -113,8 +123,9 @@ class DayFigures:
 class Series:
     """A window's days with their figures, and the window's totals."""
 
+    window: Window
     days: list[DayFigures]
-    fingerprint: str  # changes whenever a recompute rewrites a city row of the window
+    computed_at: datetime | None  # the latest change to a daily city total of the window
     totals: DayFigures = field(init=False)
 
     def __post_init__(self) -> None:
@@ -150,7 +161,7 @@ def daily_series(*, window: Window, city: City | None = None) -> Series:
     rows = {
         row["day"]: row
         for row in totals.values("day")
-        .annotate(**{name: Sum(name) for name in FIGURES}, rows=Count("id"), computed=Max("computed_at"))
+        .annotate(**{name: Sum(name) for name in FIGURES}, computed=Max("computed_at"))
         .order_by()
     }
     series, cumulative, compared_cumulative = [], 0, 0
@@ -170,25 +181,8 @@ def daily_series(*, window: Window, city: City | None = None) -> Series:
             compared_cumulative += figures.compared_cartons
             figures.compared_cumulative = compared_cumulative
         series.append(figures)
-    own = [rows[day] for day in window.days if day in rows]
-    fingerprint = hashlib.sha1(
-        repr([(r["day"], r["rows"], r["computed"], r["cartons"], r["dropoffs"]) for r in own]).encode()
-    ).hexdigest()
-    return Series(days=series, fingerprint=fingerprint)
-
-
-def national_fingerprint(*, window: Window) -> str:
-    """What daily_series(window=window).fingerprint is, in one small query (for pages that show
-    a city's series but use national station figures)."""
-    rows = (
-        DailyCityTotal.objects.filter(day__range=(window.start, window.end))
-        .values("day")
-        .annotate(rows=Count("id"), computed=Max("computed_at"), cartons=Sum("cartons"), dropoffs=Sum("dropoffs"))
-        .order_by("day")
-    )
-    return hashlib.sha1(
-        repr([(r["day"], r["rows"], r["computed"], r["cartons"], r["dropoffs"]) for r in rows]).encode()
-    ).hexdigest()
+    computed = [rows[day]["computed"] for day in window.days if day in rows]
+    return Series(window=window, days=series, computed_at=max(computed) if computed else None)
 
 
 # Cities -------------------------------------------------------------------------------------
@@ -257,8 +251,35 @@ class StationRow:
 
 _STATION_COLUMNS = "s.id, s.code, s.name, c.code, c.name, c.name_zh, t.cartons, t.days, t.dropoffs, t.cartons_reused"
 
-# Aggregate first, then join the few stations kept: joining 2.6 million station-days to their
-# stations before grouping would cost a hash join for nothing.
+# From the campaign station totals: the first ranks of the campaign (the (campaign, rank)
+# index), joined to their stations.
+_CAMPAIGN_TOP_STATIONS_SQL = f"""
+SELECT {_STATION_COLUMNS}
+FROM (
+    SELECT station_id, rank, cartons, days_active AS days, dropoffs, cartons_reused
+    FROM recycling_campaignstationtotal
+    WHERE campaign_id = %(campaign)s AND rank <= %(limit)s
+) t
+JOIN stations_station s ON s.id = t.station_id
+JOIN stations_city c ON c.id = s.city_id
+ORDER BY t.rank
+"""
+
+# The median station of the campaign station totals: the middle rank (the middle two when the
+# number of stations, the last rank, is even), a few entries of the (campaign, rank) index; with
+# the number of stations and when the totals were computed (every row of a refresh carries the
+# refresh's time). One row, with NULLs, when the campaign has no station totals.
+_CAMPAIGN_MEDIAN_SQL = """
+WITH counted AS (SELECT MAX(rank) AS stations FROM recycling_campaignstationtotal WHERE campaign_id = %(campaign)s)
+SELECT AVG(t.cartons * 1.0), MAX(counted.stations), MAX(t.computed_at)
+FROM counted
+LEFT JOIN recycling_campaignstationtotal t
+       ON t.campaign_id = %(campaign)s AND t.rank IN ((counted.stations + 1) / 2, (counted.stations + 2) / 2)
+"""
+
+# Live, from the daily station totals. Aggregate first, then join the few stations kept:
+# joining 2.6 million station-days to their stations before grouping would cost a hash join
+# for nothing.
 _TOP_STATIONS_SQL = f"""
 SELECT {_STATION_COLUMNS}
 FROM (
@@ -287,13 +308,14 @@ WITH totals AS (
 ranked AS (
     SELECT cartons, ROW_NUMBER() OVER (ORDER BY cartons) AS n, COUNT(*) OVER () AS stations FROM totals
 )
-SELECT AVG(cartons * 1.0), MAX(stations) FROM ranked WHERE n IN ((stations + 1) / 2, (stations + 2) / 2)
+SELECT AVG(cartons * 1.0), MAX(stations), NULL FROM ranked WHERE n IN ((stations + 1) / 2, (stations + 2) / 2)
 """
 
 
 def days_in(window: Window, column: str = "day") -> tuple[str, dict]:
-    """`column IN (every day of the window)`: on the (day, city) index PostgreSQL then seeks each
-    day's rows of the city, where `BETWEEN` would walk every station-day of the range."""
+    """`column IN (every day of the window)`: PostgreSQL then seeks each day's rows of a city on
+    an index of (day, city) or (city, day), where `BETWEEN` on (day, city) would walk every
+    station-day of the range."""
     ops = connection.ops
     params = {f"day{n}": ops.adapt_datefield_value(day) for n, day in enumerate(window.days)}
     return f"{column} IN ({', '.join(f'%({name})s' for name in params)})", params
@@ -312,6 +334,14 @@ def big_read():
 def _day_params(window: Window) -> dict:
     ops = connection.ops
     return {"start": ops.adapt_datefield_value(window.start), "end": ops.adapt_datefield_value(window.end)}
+
+
+def _moment(value) -> datetime | None:
+    """A timestamp read with raw SQL as the ORM would give it (SQLite returns naive UTC text)."""
+    if value is None or isinstance(value, datetime) and timezone.is_aware(value):
+        return value
+    moment = value if isinstance(value, datetime) else parse_datetime(value)
+    return moment.replace(tzinfo=UTC)
 
 
 def _station_row(rank: int, row: tuple) -> StationRow:
@@ -338,27 +368,42 @@ def _station_rows(cursor, offset: int = 0) -> list[StationRow]:
 
 @dataclass(frozen=True)
 class NationalStationFigures:
-    top: list[StationRow]
+    top: list[StationRow]  # empty unless asked for
     median: float | None  # median cartons per station over the window
     stations: int  # stations with a total row in the window
+    computed_at: datetime | None  # when the campaign station totals read were computed; None: summed live
+
+    @property
+    def live(self) -> bool:
+        return self.computed_at is None
 
 
-def national_station_figures(*, window: Window, fingerprint: str) -> NationalStationFigures:
-    """The top stations and the median station of the window (see the module docstring for why
-    they are cached, and under which key)."""
-    key = f"dashboards:stations:{window.start}:{window.end}:{fingerprint}"
-    figures = cache.get(key)
-    if figures is None:
-        with big_read() as cursor:
+def national_station_figures(*, window: Window, top: bool = True) -> NationalStationFigures:
+    """The median station of the window, how many stations, and (with top) the top stations:
+    from the campaign station totals for the campaign's window to date, else live (see the
+    module docstring). Two queries either way (one without top)."""
+    with big_read() as cursor:
+        if window.is_campaign_to_date:
+            params = {"campaign": window.campaign.pk, "limit": TOP}
+            cursor.execute(_CAMPAIGN_MEDIAN_SQL, params)
+            median, stations, computed_at = cursor.fetchone()
+            if stations:
+                rows = []
+                if top:
+                    cursor.execute(_CAMPAIGN_TOP_STATIONS_SQL, params)
+                    rows = _station_rows(cursor)
+                return NationalStationFigures(
+                    top=rows, median=float(median), stations=int(stations), computed_at=_moment(computed_at)
+                )
+        rows = []
+        if top:
             cursor.execute(_TOP_STATIONS_SQL, {**_day_params(window), "limit": TOP})
-            top = _station_rows(cursor)
-            cursor.execute(_MEDIAN_SQL, _day_params(window))
-            median, stations = cursor.fetchone()
-        figures = NationalStationFigures(
-            top=top, median=float(median) if median is not None else None, stations=int(stations or 0)
-        )
-        cache.set(key, figures, NATIONAL_STATION_FIGURES_TTL)
-    return figures
+            rows = _station_rows(cursor)
+        cursor.execute(_MEDIAN_SQL, _day_params(window))
+        median, stations, _none = cursor.fetchone()
+    return NationalStationFigures(
+        top=rows, median=float(median) if median is not None else None, stations=int(stations or 0), computed_at=None
+    )
 
 
 @dataclass(frozen=True)
@@ -367,33 +412,48 @@ class StationPage:
     count: int  # stations of the city with a total row in the window
 
 
-_CITY_STATIONS_SQL = f"""
+_CITY_RANKING_SQL = f"""
 SELECT {_STATION_COLUMNS}, t.stations
-FROM (
-    SELECT station_id, SUM(cartons) AS cartons, COUNT(*) AS days, SUM(dropoffs) AS dropoffs,
-           SUM(cartons_reused) AS cartons_reused, COUNT(*) OVER () AS stations
-    FROM recycling_dailystationtotal
-    WHERE {{days}} AND city_id = %(city)s
-    GROUP BY station_id
-    ORDER BY SUM(cartons) DESC, station_id
-    LIMIT %(limit)s OFFSET %(offset)s
-) t
+FROM ({{ranked}}) t
 JOIN stations_station s ON s.id = t.station_id
 JOIN stations_city c ON c.id = s.city_id
 ORDER BY t.cartons DESC, t.station_id
 """
+# The city's rows of the campaign station totals in national rank order (cartons, then station
+# id), a slice of the (campaign, city, rank) index.
+_CAMPAIGN_CITY_STATIONS = """
+    SELECT station_id, cartons, days_active AS days, dropoffs, cartons_reused, COUNT(*) OVER () AS stations
+    FROM recycling_campaignstationtotal
+    WHERE campaign_id = %(campaign)s AND city_id = %(city)s
+    ORDER BY rank
+    LIMIT %(limit)s OFFSET %(offset)s
+"""
+# Live: the city's station-days of the range, one slice of the (city, day) index that holds
+# every column read here (PostgreSQL reads no table row).
+_LIVE_CITY_STATIONS = """
+    SELECT station_id, SUM(cartons) AS cartons, COUNT(*) AS days, SUM(dropoffs) AS dropoffs,
+           SUM(cartons_reused) AS cartons_reused, COUNT(*) OVER () AS stations
+    FROM recycling_dailystationtotal
+    WHERE city_id = %(city)s AND day BETWEEN %(start)s AND %(end)s
+    GROUP BY station_id
+    ORDER BY SUM(cartons) DESC, station_id
+    LIMIT %(limit)s OFFSET %(offset)s
+"""
 
 
-def city_stations(*, window: Window, city: City, offset: int = 0, limit: int | None = None) -> StationPage:
+def city_stations(
+    *, window: Window, city: City, national: NationalStationFigures, offset: int = 0, limit: int | None = None
+) -> StationPage:
     """The city's stations ranked by cartons in the window (ties by station id), one page of
-    them (all with limit=None) and how many there are, in one query."""
-    days, params = days_in(window)
-    params |= {"city": city.pk, "offset": offset, "limit": limit if limit is not None else -1}
-    sql = _CITY_STATIONS_SQL.format(days=days)
+    them (all with limit=None) and how many there are, in one query: from the campaign station
+    totals when `national` came from them (so that the stations and the median they are set
+    against are of the same computation), else live."""
+    ranked = _LIVE_CITY_STATIONS if national.live else _CAMPAIGN_CITY_STATIONS
     if limit is None:
-        sql = sql.replace("LIMIT %(limit)s OFFSET %(offset)s", "")
+        ranked = ranked.replace("LIMIT %(limit)s OFFSET %(offset)s", "")
+    params = {**_day_params(window), "campaign": window.campaign.pk, "city": city.pk, "offset": offset, "limit": limit}
     with big_read() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_CITY_RANKING_SQL.format(ranked=ranked), params)
         rows = cursor.fetchall()
-    count = rows[0][-1] if rows else 0
+    count = rows[0][10] if rows else 0
     return StationPage(rows=[_station_row(offset + n, row) for n, row in enumerate(rows, start=1)], count=count)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from stations.models import City
@@ -21,6 +22,7 @@ from .forms import FilterForm
 from .tables import Table, growth_percent, percent
 
 STATIONS_PER_PAGE = 50
+FLAGS_ON_CITY_PAGE = 50  # a city's page lists the first flags; its CSV and the anomaly page all
 
 
 def _filters(request: HttpRequest) -> FilterForm:
@@ -138,7 +140,7 @@ def _chart(series: selectors.Series, *, title: str, target: int | None = None) -
 
 def _overview(window: selectors.Window) -> dict:
     series = selectors.daily_series(window=window)
-    national = selectors.national_station_figures(window=window, fingerprint=series.fingerprint)
+    national = selectors.national_station_figures(window=window)
     members_label = _("Member-days by city")
     campaign = window.campaign
     summary = _summary_table(
@@ -189,6 +191,7 @@ def _overview(window: selectors.Window) -> dict:
         _("Top %(n)d stations by cartons") % {"n": selectors.TOP},
         national.top,
         median=national.median,
+        note=_station_figures_note(national, series),
     )
     return {
         "series": series,
@@ -203,7 +206,27 @@ def _overview(window: selectors.Window) -> dict:
     }
 
 
-def _stations_table(slug, caption, rows, *, median, flags_by_station=None) -> Table:
+def _station_figures_note(national: selectors.NationalStationFigures, series: selectors.Series) -> str:
+    """Where a page's station figures come from, and how fresh they are."""
+    if national.live and series.window.is_campaign_to_date:
+        return _(
+            "The campaign's station totals have not been computed yet: these station figures are summed "
+            "from the daily station totals on every view, which takes longer, until the next recompute."
+        )
+    if national.live:
+        return _(
+            "A custom date range: these station figures are summed from the daily station totals on "
+            "every view, which takes longer than the campaign's whole window (the default), whose "
+            "station totals are computed in advance."
+        )
+    as_of = timezone.localtime(national.computed_at).strftime("%Y-%m-%d %H:%M")
+    note = _("Station figures as of %(time)s (the campaign's station totals).") % {"time": as_of}
+    if series.computed_at is not None and series.computed_at > national.computed_at:
+        note += " " + _("The daily totals changed since; the station totals are being refreshed.")
+    return note
+
+
+def _stations_table(slug, caption, rows, *, median, note="", flags_by_station=None) -> Table:
     columns = [
         _("Rank"),
         _("Station"),
@@ -218,7 +241,7 @@ def _stations_table(slug, caption, rows, *, median, flags_by_station=None) -> Ta
     ]
     if flags_by_station is not None:
         columns.append(_("Flagged days"))
-    table = Table(slug=slug, caption=caption, columns=columns)
+    table = Table(slug=slug, caption=caption, columns=columns, note=note)
     for row in rows:
         values = [
             row.rank,
@@ -271,14 +294,18 @@ def _flags_table(slug: str, caption: str, flags: list[anomalies.Flag]) -> Table:
     return table
 
 
-def _city(window: selectors.Window, city: City, *, page: int, all_stations: bool = False) -> dict:
+def _city(window: selectors.Window, city: City, *, page: int, full: bool = False) -> dict:
+    """The city page's tables: one page of its stations and its first flags, or (full, for the
+    CSV files) every row."""
     series = selectors.daily_series(window=window, city=city)
-    national = selectors.national_station_figures(
-        window=window, fingerprint=selectors.national_fingerprint(window=window)
-    )
-    offset = 0 if all_stations else (page - 1) * STATIONS_PER_PAGE
+    national = selectors.national_station_figures(window=window, top=False)
+    offset = 0 if full else (page - 1) * STATIONS_PER_PAGE
     ranked = selectors.city_stations(
-        window=window, city=city, offset=offset, limit=None if all_stations else STATIONS_PER_PAGE
+        window=window,
+        city=city,
+        national=national,
+        offset=offset,
+        limit=None if full else STATIONS_PER_PAGE,
     )
     flags = anomalies.flag_station_days(window=window, city=city)
     flags_by_station: dict[int, int] = {}
@@ -303,9 +330,16 @@ def _city(window: selectors.Window, city: City, *, page: int, all_stations: bool
         _("Stations ranked by cartons"),
         ranked.rows,
         median=national.median,
+        note=_station_figures_note(national, series),
         flags_by_station=flags_by_station,
     )
-    flagged = _flags_table("city-anomalies", _("Anomaly flags"), flags)
+    shown = flags if full else flags[:FLAGS_ON_CITY_PAGE]
+    flagged = _flags_table("city-anomalies", _("Anomaly flags"), shown)
+    if len(shown) < len(flags):
+        flagged.note = _(
+            "The first %(shown)d of %(count)d flagged station-days; the CSV file and the anomaly flags "
+            "page list them all."
+        ) % {"shown": len(shown), "count": len(flags)}
     pages = max(1, -(-ranked.count // STATIONS_PER_PAGE))
     return {
         "city": city,
@@ -421,7 +455,7 @@ def table_csv(request: HttpRequest, slug: str) -> HttpResponse:
     if slug.startswith("city-"):
         if place is None:
             raise Http404
-        tables = _city(window, place, page=1, all_stations=True)["tables"]
+        tables = _city(window, place, page=1, full=True)["tables"]
         name = f"{slug}-{place.code}"
     elif slug == "anomalies":
         day = _day(request, window)

@@ -449,7 +449,20 @@ class DailyStationTotal(DailyTotal):
         verbose_name_plural = _("daily station totals")
         # (station, day): unique, and a station's history in day order.
         constraints = [models.UniqueConstraint(fields=["station", "day"], name="daily_station_total_unique")]
-        indexes = [models.Index(fields=["day", "city"], name="daily_station_total_city")]
+        indexes = [
+            # A day's rows of every city (the recompute's clean-up, the anomaly flags of a day).
+            models.Index(fields=["day", "city"], name="daily_station_total_city"),
+            # A city's rows over a range of days, with every column its station ranking and anomaly
+            # flags read (PostgreSQL answers from the index alone; other databases ignore include):
+            # the range is one contiguous slice of the index instead of every station of each day,
+            # and within a day the stations come in order of cartons (the anomaly fences' order
+            # statistics, the stations above a fence).
+            models.Index(
+                fields=["city", "day", "cartons"],
+                include=["station", "dropoffs", "cartons_reused"],
+                name="daily_station_total_city_day",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.station.code}"
@@ -466,3 +479,70 @@ class DailyCityTotal(DailyTotal):
 
     def __str__(self) -> str:
         return f"{self.day} {self.city.code}"
+
+
+class CampaignStationTotal(models.Model):
+    """A station's totals over a campaign's whole window: the sum of its daily station totals of
+    the campaign's days, kept by recycling.totals.aggregate_campaign (after each recompute of a
+    day of the campaign), so that national station figures (the top stations, the median station)
+    read one row per station instead of one per station and day. Derived data, overwritten by
+    every refresh and never edited."""
+
+    # The unique constraint and the indexes below all lead with the campaign: no index of its own.
+    campaign = models.ForeignKey(
+        RecyclingCampaign,
+        on_delete=models.CASCADE,
+        related_name="station_totals",
+        verbose_name=_("campaign"),
+        db_index=False,
+    )
+    # As in DailyStationTotal: written only by a set-based refresh from rows that reference
+    # existing stations, so no database foreign keys (and no indexes of their own) for them.
+    station = models.ForeignKey(
+        Station,
+        on_delete=models.PROTECT,
+        related_name="campaign_totals",
+        verbose_name=_("station"),
+        db_constraint=False,
+        db_index=False,
+    )
+    city = models.ForeignKey(
+        City,
+        on_delete=models.PROTECT,
+        related_name="station_campaign_totals",
+        verbose_name=_("city"),
+        db_constraint=False,
+        db_index=False,
+    )
+    cartons = models.PositiveBigIntegerField(_("cartons"), default=0)
+    dropoffs = models.PositiveBigIntegerField(_("drop-offs"), default=0)
+    points_issued = models.PositiveBigIntegerField(_("points issued"), default=0)
+    cartons_reused = models.PositiveBigIntegerField(_("cartons reused"), default=0)
+    co2e_kg = models.DecimalField(_("kg CO2e avoided"), max_digits=16, decimal_places=3, default=0)
+    days_active = models.PositiveIntegerField(
+        _("days with activity"), default=0, help_text=_("Days of the campaign with a daily total row.")
+    )
+    rank = models.PositiveIntegerField(
+        _("national rank"),
+        default=0,
+        help_text=_("1 for the station with the most cartons in the campaign (ties: the lower station id first)."),
+    )
+    computed_at = models.DateTimeField(_("computed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("campaign station total")
+        verbose_name_plural = _("campaign station totals")
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "station"], name="campaign_station_total_unique"),
+        ]
+        # By rank, the top stations are the first entries of the campaign, the median station one
+        # or two entries in the middle (found by rank, not by walking half of 130,000 entries),
+        # and a city's stations in ranking order are one slice. Not unique: a refresh rewrites
+        # the ranks row by row.
+        indexes = [
+            models.Index(fields=["campaign", "rank"], name="campaign_station_total_rank"),
+            models.Index(fields=["campaign", "city", "rank"], name="campaign_station_total_city"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} {self.station.code}"

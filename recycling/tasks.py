@@ -1,7 +1,8 @@
-"""Celery tasks of the recycling app: thin wrappers that take a date and call one service.
+"""Celery tasks of the recycling app: thin wrappers that take a date or an id and call one service.
 
-Every task is safe to run twice (the totals service overwrites a day, never increments), so
-late acknowledgement and re-delivery after a lost worker (config/settings) cannot double-count.
+Every task is safe to run twice (the totals services overwrite a day or a campaign, never
+increment), so late acknowledgement and re-delivery after a lost worker (config/settings) cannot
+double-count.
 """
 
 import logging
@@ -12,7 +13,8 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
-from .totals import aggregate_day
+from .models import RecyclingCampaign
+from .totals import aggregate_campaign, aggregate_day, campaigns_containing
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +35,18 @@ RETRY_OPTIONS = {
 def aggregate_day_totals(day: str) -> dict:
     """Recompute one Shanghai day's station and city totals (day as YYYY-MM-DD)."""
     totals = aggregate_day(day=date.fromisoformat(day))
+    refresh_campaigns_after_commit(totals.day)
     return {"day": day, "stations": totals.stations, "cities": totals.cities}
+
+
+@shared_task(name="recycling.aggregate_campaign_totals", **RETRY_OPTIONS)
+def aggregate_campaign_totals(campaign_id: int) -> dict:
+    """Recompute one campaign's station totals from its daily station totals."""
+    campaign = RecyclingCampaign.objects.filter(pk=campaign_id).first()
+    if campaign is None:  # deleted since the refresh was enqueued: its rows went with it
+        return {"campaign": campaign_id, "stations": 0}
+    totals = aggregate_campaign(campaign=campaign)
+    return {"campaign": campaign_id, "stations": totals.stations}
 
 
 @shared_task(name="recycling.aggregate_today_totals", **RETRY_OPTIONS)
@@ -59,3 +72,10 @@ def recompute_after_commit(day: date) -> None:
     is logged; the nightly recompute of the last three days repairs the totals.
     """
     transaction.on_commit(lambda: aggregate_day_totals.delay(day.isoformat()), robust=True)
+
+
+def refresh_campaigns_after_commit(day: date) -> None:
+    """Enqueue, once each, the refresh of every campaign whose window contains the day, when the
+    current transaction commits (at once outside one: aggregate_day has committed by then)."""
+    for campaign in campaigns_containing(first=day):
+        aggregate_campaign_totals.delay_on_commit(campaign.pk)

@@ -25,6 +25,25 @@ members together, and the city rows are inserted from the station rows the same 
 inserts (a data-modifying CTE). Other databases (SQLite in development) run the same
 aggregates as two plain statements. bench/bench_totals.py times the PostgreSQL path on a
 national peak day against a bare GROUP BY.
+
+Campaign station totals (CampaignStationTotal): each station's sums over a campaign's whole
+window, for the national station figures of the dashboards (the top stations, the median
+station, a city's stations ranked), which would otherwise aggregate every station-day of the
+campaign (2.6 million rows at national scale) on each page view. aggregate_campaign() recomputes
+a campaign's rows from its daily station totals in one set-based GROUP BY and overwrites them
+(rows of stations with nothing left are deleted), in one transaction, so it is safe to re-run;
+every row of a refresh carries the same computed_at, which the dashboards show as "as of".
+Two refreshes of a campaign on PostgreSQL serialize on an advisory lock, and the second then
+reads the daily totals as they are after the first (each statement takes a fresh snapshot).
+
+It is refreshed by the Celery task recycling.aggregate_campaign_totals, which
+recycling.aggregate_day_totals enqueues (after its day has committed) once for each campaign whose
+window contains the day, so during a campaign it follows the five-minute recompute of today by
+the time the refresh takes. The simulator and `manage.py aggregate_totals` refresh the campaigns
+covering the days they aggregated. A row counts what the daily totals of the campaign's days
+hold: days_active is the number of days with a daily row, city is the city of those rows, and
+rank is the station's place in the campaign (1: most cartons; ties by station id), by which the
+dashboards find the top stations and the median station in a few index entries.
 """
 
 from dataclasses import dataclass
@@ -34,7 +53,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .days import day_bounds
-from .models import CartonMovement, DailyCityTotal, DailyStationTotal, DropOff, Transfer
+from .models import (
+    CampaignStationTotal,
+    CartonMovement,
+    DailyCityTotal,
+    DailyStationTotal,
+    DropOff,
+    RecyclingCampaign,
+    Transfer,
+)
 
 # Milligrams of CO2e per carton of each emission factor, exact (ROUND only absorbs SQLite's
 # floating point); the sums are cast back to integers (PostgreSQL sums bigints as numeric) so
@@ -263,3 +290,86 @@ def aggregate_day(*, day: date) -> DayTotals:
 
 
 _ADVISORY_LOCK_CLASS = 20221111  # namespaces GreenBox's advisory locks for daily totals
+
+
+# Campaign station totals -------------------------------------------------------------------
+
+_CAMPAIGN_FIGURES = [
+    "city_id",
+    "cartons",
+    "dropoffs",
+    "points_issued",
+    "cartons_reused",
+    "co2e_kg",
+    "days_active",
+    "rank",
+]
+_CAMPAIGN_COLUMNS = f"(campaign_id, station_id, {', '.join(_CAMPAIGN_FIGURES)}, computed_at)"
+# One GROUP BY over the campaign's station-days, ranked as it goes (most cartons first, ties by
+# station id, as the dashboards order stations). A station's daily rows all carry its city
+# (stations do not move); MAX picks it without grouping by it.
+_CAMPAIGN_ROWS = """
+SELECT %(campaign)s, t.station_id, MAX(t.city_id), SUM(t.cartons), SUM(t.dropoffs), SUM(t.points_issued),
+       SUM(t.cartons_reused), SUM(t.co2e_kg), COUNT(*),
+       ROW_NUMBER() OVER (ORDER BY SUM(t.cartons) DESC, t.station_id), %(now)s
+FROM recycling_dailystationtotal t
+WHERE t.day BETWEEN %(start)s AND %(end)s
+GROUP BY t.station_id
+"""
+_POSTGRES_CAMPAIGN_SQL = f"""
+WITH station_rows AS MATERIALIZED ({_CAMPAIGN_ROWS}),
+written AS (
+    INSERT INTO recycling_campaignstationtotal {_CAMPAIGN_COLUMNS}
+    SELECT * FROM station_rows
+    ON CONFLICT (campaign_id, station_id) DO UPDATE SET
+        {", ".join(f"{f} = EXCLUDED.{f}" for f in [*_CAMPAIGN_FIGURES, "computed_at"])}
+    RETURNING 1
+),
+removed AS (
+    DELETE FROM recycling_campaignstationtotal c
+    WHERE c.campaign_id = %(campaign)s
+      AND NOT EXISTS (SELECT 1 FROM station_rows n WHERE n.station_id = c.station_id)
+    RETURNING 1
+)
+SELECT (SELECT COUNT(*) FROM written), (SELECT COUNT(*) FROM removed)
+"""
+
+
+@dataclass(frozen=True)
+class CampaignTotals:
+    campaign_id: int
+    stations: int  # station rows written
+
+
+def aggregate_campaign(*, campaign: RecyclingCampaign) -> CampaignTotals:
+    """Recompute and overwrite the campaign's station totals from its daily station totals, in
+    one transaction (see the module docstring)."""
+    ops = connection.ops
+    params = {
+        "campaign": campaign.pk,
+        "start": ops.adapt_datefield_value(campaign.start_day),
+        "end": ops.adapt_datefield_value(campaign.end_day),
+        "now": ops.adapt_datetimefield_value(timezone.now()),
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CAMPAIGN_LOCK_CLASS, campaign.pk])
+            cursor.execute("SET LOCAL jit = off")  # as for a day: compiling costs more than it saves
+            cursor.execute("SET LOCAL work_mem = '64MB'")  # the GROUP BY's hash table stays in memory
+            cursor.execute(_POSTGRES_CAMPAIGN_SQL, params)
+            stations, _removed = cursor.fetchone()
+        else:
+            CampaignStationTotal.objects.filter(campaign=campaign).delete()
+            cursor.execute(f"INSERT INTO recycling_campaignstationtotal {_CAMPAIGN_COLUMNS} {_CAMPAIGN_ROWS}", params)
+            stations = cursor.rowcount
+    return CampaignTotals(campaign_id=campaign.pk, stations=stations)
+
+
+def campaigns_containing(*, first: date, last: date | None = None) -> list[RecyclingCampaign]:
+    """The campaigns whose window shares a day with first..last (default: the day first)."""
+    return list(
+        RecyclingCampaign.objects.filter(start_day__lte=last or first, end_day__gte=first).order_by("start_day", "pk")
+    )
+
+
+_CAMPAIGN_LOCK_CLASS = 20221112  # advisory locks of campaign station totals, by campaign id

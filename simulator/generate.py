@@ -25,7 +25,8 @@ Phases of `simulate()`, all in one transaction (a failure leaves the database as
 5. load: the rows, spooled to disk while generating (simulator/bulk.py), go into the tables in
    foreign-key order; accounts are written with their final balances, and rows that existed
    before (issuance, reward and campaign accounts, inventories, stock) get one set-based update.
-6. totals: recycling.totals.aggregate_day for each day of the window.
+6. totals: recycling.totals.aggregate_day for each day of the window, then
+   recycling.totals.aggregate_campaign for the campaign(s) covering those days.
 
 Randomness comes from random.Random seeded with (seed, year) and (seed, "network") and is drawn
 in a fixed order, so the same seed on an emptied database gives the same rows with the same ids.
@@ -54,7 +55,7 @@ from recycling.models import (
     RecyclingCampaign,
 )
 from recycling.selectors import emission_factor_in_force
-from recycling.totals import aggregate_day
+from recycling.totals import aggregate_campaign, aggregate_day, campaigns_containing
 from rewards.models import DonationCampaign, Reward, StationStock
 from rewards.services import create_campaign, create_reward
 from stations.models import City, Station, StationStaff
@@ -119,6 +120,7 @@ ACTIVITY_TABLES = [
     "recycling_cartoninventory",
     "recycling_dailystationtotal",
     "recycling_dailycitytotal",
+    "recycling_campaignstationtotal",
 ]
 
 
@@ -1043,3 +1045,5 @@ class CampaignRun:
         )
         for day in days:
             aggregate_day(day=day)
+        for campaign in campaigns_containing(first=self.campaign.days[0], last=self.campaign.days[-1]):
+            aggregate_campaign(campaign=campaign)

@@ -1,5 +1,5 @@
 """factory-boy factories for every model. They keep the ledger's invariants: a member always
-has its points account, and nothing here posts a transfer (only services do)."""
+has its points account, and transfers are posted only through recycling.ledger or the services."""
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -8,9 +8,16 @@ from zoneinfo import ZoneInfo
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
 
+from api.models import IdempotencyRecord
+from audit.models import AuditEvent
+from audit.services import record_event
+from recycling.ledger import issuance_account, lock_accounts, post_transfer
 from recycling.models import (
     Account,
+    CampaignStationTotal,
     CartonInventory,
     CartonMovement,
     DailyCityTotal,
@@ -20,6 +27,7 @@ from recycling.models import (
     EmissionFactor,
     Member,
     RecyclingCampaign,
+    Transfer,
 )
 from rewards.models import DonationCampaign, Reward, RewardRequest, StationStock
 from rewards.services import donate, reserve_reward
@@ -310,3 +318,73 @@ class DailyCityTotalFactory(factory.django.DjangoModelFactory):
     dropoffs = 2
     members = 2
     stations = 1
+
+
+class CampaignStationTotalFactory(factory.django.DjangoModelFactory):
+    """A station's totals over a campaign, written directly (recycling.totals.aggregate_campaign
+    computes the real ones)."""
+
+    class Meta:
+        model = CampaignStationTotal
+
+    campaign = factory.SubFactory(RecyclingCampaignFactory)
+    station = factory.SubFactory(StationFactory)
+    city = factory.SelfAttribute("station.city")
+    cartons = 100
+    dropoffs = 20
+    points_issued = 1000
+    days_active = 10
+    rank = factory.Sequence(lambda n: n + 1)
+
+
+class TransferFactory(factory.django.DjangoModelFactory):
+    """A transfer posted through recycling.ledger (accounts locked, cached balances moved), so the
+    ledger stays balanced; by default points issued by a station to a member with no drop-off."""
+
+    class Meta:
+        model = Transfer
+
+    debit_account = factory.LazyFunction(lambda: issuance_account(station=StationFactory()))
+    credit_account = factory.LazyFunction(lambda: MemberFactory().account)
+    amount = 10
+    kind = Transfer.Kind.EARNING
+    idempotency_key = factory.Sequence(lambda n: f"factory-transfer-{n}")
+
+    @classmethod
+    def _create(cls, model_class, *, debit_account, credit_account, **kwargs):
+        with transaction.atomic():
+            locked = lock_accounts(debit_account, credit_account)
+            return post_transfer(debit=locked[debit_account.pk], credit=locked[credit_account.pk], **kwargs)
+
+
+class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
+    """A finished API request remembered under its Idempotency-Key."""
+
+    class Meta:
+        model = IdempotencyRecord
+
+    user = factory.SubFactory(UserFactory)
+    key = factory.Sequence(lambda n: f"key-{n}")
+    method = "POST"
+    path = "/api/v1/dropoffs/"
+    fingerprint = factory.Sequence(lambda n: f"{n:064x}")
+    status = IdempotencyRecord.Status.COMPLETED
+    lock_token = factory.Sequence(lambda n: f"{n:032x}")
+    response_status = 201
+    response_body = "{}"
+    completed_at = factory.LazyFunction(timezone.now)
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    """An audit event written through audit.services.record_event (the log is append-only)."""
+
+    class Meta:
+        model = AuditEvent
+
+    action = AuditEvent.Action.DROPOFF_VOIDED
+    user = factory.SubFactory(UserFactory)
+    details = factory.LazyFunction(dict)
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        return record_event(**kwargs)

@@ -1,7 +1,8 @@
 """Generated daily totals for the dashboards: two campaigns, cities of different sizes, stations
 whose cartons are log-normal (a fixed size per station times a daily wobble), and one planted
 station-day far above its city. The city rows are the sums of the station rows (distinct
-members a little below the sum), as recycling.totals would write them."""
+members a little below the sum), as recycling.totals would write them, and the campaigns'
+station totals are computed by recycling.totals.aggregate_campaign, as the pipeline does."""
 
 import math
 import random
@@ -14,6 +15,7 @@ from django.test import Client
 
 from recycling.models import DailyCityTotal, DailyStationTotal
 from recycling.services import register_member
+from recycling.totals import aggregate_campaign
 from tests.factories import (
     CityFactory,
     RecyclingCampaignFactory,
@@ -110,6 +112,8 @@ def generate(
     for c in city_rows.values():
         c.members = int(c.members * 0.9)  # distinct members of the city: fewer than the stations' sum
     DailyCityTotal.objects.bulk_create(city_rows.values())
+    for recycling_campaign in (first_year, campaign):
+        aggregate_campaign(campaign=recycling_campaign)
     return SimpleNamespace(
         campaign=campaign, compared=first_year, cities=city_list, stations=station_list, planted=planted
     )

@@ -2,6 +2,7 @@
 superusers manage the catalog through the services; nothing is deletable."""
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from recycling.models import Account
@@ -13,7 +14,9 @@ from .conftest import stock_at
 
 
 @pytest.fixture
-def staff_client(client, desk):
+def staff_client(desk):
+    """The desk's staff member, signed in, reading the admin in English: the tests assert English text."""
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(desk.staff)
     return client
 

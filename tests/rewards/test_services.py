@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
+from django.utils import translation
 
 from recycling import errors as ledger_errors
 from recycling.audit import ledger_violations
@@ -327,7 +328,7 @@ def test_daily_limit_counts_reserved_and_collected_on_the_shanghai_day(desk):
     reserve(desk, key="c", now=late)
     services.collect_redemption(redemption_id=first.pk, pickup_code=first.pickup_code, staff=desk.staff, now=late)
 
-    with pytest.raises(errors.DailyLimitReached, match="0 left"):
+    with translation.override("en"), pytest.raises(errors.DailyLimitReached, match="0 left"):
         reserve(desk, key="d", now=late + timedelta(minutes=20))
     reserve(desk, key="e", now=datetime(2022, 11, 16, 0, 10, tzinfo=SHANGHAI))
 
@@ -424,11 +425,11 @@ def test_collect_refuses_a_collected_cancelled_or_overdue_reservation(desk, rese
 
     cancelled = reserve(desk, key="r2", reward=desk.tote).redemption
     services.cancel_redemption(redemption_id=cancelled.pk, member=desk.member, now=NOW)
-    with pytest.raises(errors.ReservationClosed, match="cancelled"):
+    with translation.override("en"), pytest.raises(errors.ReservationClosed, match="cancelled"):
         _collect(desk, cancelled)
 
     overdue = reserve(desk, key="r3", reward=desk.tote).redemption
-    with pytest.raises(errors.ReservationClosed, match="expired"):
+    with translation.override("en"), pytest.raises(errors.ReservationClosed, match="expired"):
         _collect(desk, overdue, now=NOW + timedelta(days=3))
     overdue.refresh_from_db()
     assert overdue.status == Redemption.Status.RESERVED

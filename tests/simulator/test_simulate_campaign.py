@@ -13,6 +13,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import translation
 
 from recycling.audit import ledger_violations
 from recycling.models import (
@@ -149,7 +150,7 @@ def test_2021_alone_then_2022_compares_with_it():
 )
 def test_bad_input_is_refused_and_writes_nothing(options, message):
     """A scale out of range or an unknown year is a CommandError naming the problem; no row is written."""
-    with pytest.raises(CommandError, match=message):
+    with translation.override("en"), pytest.raises(CommandError, match=message):
         call_command("simulate_campaign", **{"scale": SCALE, "no_progress": True, **options})
     assert not City.objects.exists()
     assert not Station.objects.exists()

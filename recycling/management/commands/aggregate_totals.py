@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
-from recycling.totals import aggregate_day
+from recycling.totals import aggregate_campaign, aggregate_day, campaigns_containing
 
 
 def _day(value: str) -> date:
@@ -18,7 +18,8 @@ class Command(BaseCommand):
     help = (
         "Recompute the daily station and city totals for every Shanghai day from --from to --to "
         "(inclusive), with a progress bar. Each day is overwritten in its own transaction by the same "
-        "service the Celery tasks use, so the command is safe to re-run or to interrupt. "
+        "service the Celery tasks use, so the command is safe to re-run or to interrupt. Then the station "
+        "totals of every campaign sharing a day with the range are refreshed (the dashboards read them). "
         "Example: manage.py aggregate_totals --from 2022-11-01 --to 2022-11-20"
     )
 
@@ -37,6 +38,9 @@ class Command(BaseCommand):
         stations = 0
         for day in tqdm(days, desc="Aggregating days", unit="day", disable=options["verbosity"] == 0):
             stations += aggregate_day(day=day).stations
+        for campaign in campaigns_containing(first=first_day, last=last_day):
+            refreshed = aggregate_campaign(campaign=campaign)
+            self.stdout.write(f"Refreshed the station totals of {campaign}: {refreshed.stations} stations.")
         self.stdout.write(
             self.style.SUCCESS(f"Aggregated {len(days)} day(s), {first_day} to {last_day}: {stations} station rows.")
         )
