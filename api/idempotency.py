@@ -11,10 +11,12 @@ characters, e.g. a UUID), scoped to the user who sends it:
 How (`idempotent()` wraps a view's post()):
 
 1. Claim. The IdempotencyRecord (user, key, fingerprint = SHA-256 of method, path and the
-   canonical JSON body, status `in_progress`) is INSERTed in a short transaction of its own and
-   committed at once. The unique (user, key) stops a concurrent duplicate at its INSERT (on
-   PostgreSQL it waits for the first INSERT's commit, which is immediate); it then reads the
-   record and answers 422, a replay, or 409.
+   canonical JSON body, status `in_progress`) is INSERTed in a transaction of its own (one
+   autocommit statement) and so committed at once. The unique (user, key) stops a concurrent
+   duplicate at its INSERT (on PostgreSQL it waits for the first INSERT's commit, which is
+   immediate); it then reads the record and answers 422, a replay, or 409. The claim cannot
+   join the write's transaction: uncommitted, it would be invisible to a duplicate, which would
+   then wait on the unique index for the whole request and get a replay instead of the 409.
 2. Run the view. `atomic=True`: the view (its service opens its own atomic block, which nests
    as a savepoint) and the UPDATE that stores the response on the record run in one
    transaction, so the write and its remembered response commit together or not at all.
@@ -114,16 +116,19 @@ def claim(*, user, key: str, request: Request) -> Claim | Response:
     IdempotencyKeyMismatch (422) or IdempotencyRequestInProgress (409)."""
     fingerprint = request_fingerprint(request)
     token = uuid.uuid4().hex
+    record = IdempotencyRecord(
+        user=user, key=key, method=request.method, path=request.path[:300], fingerprint=fingerprint, lock_token=token
+    )
     try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(
-                user=user,
-                key=key,
-                method=request.method,
-                path=request.path[:300],
-                fingerprint=fingerprint,
-                lock_token=token,
-            )
+        if transaction.get_connection().in_atomic_block:
+            # Inside a caller's transaction (tests): a savepoint, so that a duplicate's
+            # IntegrityError leaves that transaction usable.
+            with transaction.atomic():
+                record.save(force_insert=True)
+        else:
+            # In autocommit the INSERT is its own transaction: committed, and visible to a concurrent
+            # duplicate, the moment it returns, in one round trip (no BEGIN and COMMIT around it).
+            record.save(force_insert=True)
         return Claim(record_id=record.pk, token=token)
     except IntegrityError:
         pass

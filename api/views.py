@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -25,9 +26,10 @@ from rewards.models import DonationCampaign, Redemption, Reward, StationStock
 from rewards.selectors import history_line, member_transfers, waiting_reservation_by_code
 from rewards.services import cancel_redemption, collect_redemption, donate, reserve_reward
 from stations.models import Station
-from stations.selectors import works_at
+from stations.selectors import station_for_staff, works_at
 
 from . import serializers as s
+from .authentication import TokenAuthentication
 from .errors import error_body
 from .idempotency import idempotent, is_valid_key, service_key
 from .permissions import IsMember, IsOps, IsStaffOrMember, IsStationStaff, member_of
@@ -48,6 +50,9 @@ class ApiView(GenericAPIView):
     """
 
     permissions: dict[str, list] = {}
+    # Token first (an unauthenticated request gets 401 with "WWW-Authenticate: Token"), as in
+    # settings, but the token query also reads what the permissions need (api.authentication).
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
 
     @property
     def allowed_methods(self) -> list[str]:
@@ -86,8 +91,21 @@ def existing(queryset, pk: int, field: str):
     """The object a request body names by id, or a 400 on that field."""
     found = queryset.filter(pk=pk).first()
     if found is None:
-        raise ValidationError({field: [_("There is no such %(field)s.") % {"field": field}]})
+        raise _no_such(field)
     return found
+
+
+def existing_station_for_staff(request, pk: int) -> Station:
+    """The station a staff request names, with its city, or a 400; whether the user works there
+    is read in the same query and remembered for works_at() (stations.selectors)."""
+    station = station_for_staff(user=request.user, station_id=pk)
+    if station is None:
+        raise _no_such("station")
+    return station
+
+
+def _no_such(field: str) -> ValidationError:
+    return ValidationError({field: [_("There is no such %(field)s.") % {"field": field}]})
 
 
 # --- Stations and rewards --------------------------------------------------------------------
@@ -200,7 +218,8 @@ class DropOffListCreateView(ApiView):
     def post(self, request):
         """Record the cartons a member left at your station; the points are credited at once."""
         data = validated(s.DropOffCreateSerializer, request.data)
-        station = existing(Station.objects.select_related("city"), data["station"], "station")
+        station = existing_station_for_staff(request, data["station"])
+        # record_dropoff checks works_at() itself; it answers from what the query above read.
         result = record_dropoff(
             station=station,
             member_code=data["member_code"],
@@ -251,7 +270,9 @@ class DropOffBatchView(ApiView):
         refused item does not stop the others. Sending the batch again is safe.
         """
         data = validated(s.DropOffBatchSerializer, request.data)
-        station = existing(Station.objects.select_related("city"), data["station"], "station")
+        # The station and the staff check once for the batch: the items' record_dropoff() calls
+        # ask works_at() again and get the answer this query remembered on the user.
+        station = existing_station_for_staff(request, data["station"])
         if not works_at(user=request.user, station=station):
             raise NotStationStaff()
         results = [self._record(request, station, index, item) for index, item in enumerate(data["items"])]
@@ -362,7 +383,7 @@ class RedemptionCollectView(ApiView):
     def post(self, request):
         """Hand out a reserved reward at your station against the member's pickup code."""
         data = validated(s.CollectSerializer, request.data)
-        station = existing(Station.objects.all(), data["station"], "station")
+        station = existing_station_for_staff(request, data["station"])
         if not works_at(user=request.user, station=station):
             raise NotStationStaff()
         waiting = waiting_reservation_by_code(station=station, pickup_code=data["pickup_code"])

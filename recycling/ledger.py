@@ -29,8 +29,8 @@ redemption), then accounts by primary key, then stock rows.
 
 from datetime import datetime
 
-from django.db import transaction
-from django.db.models import F
+from django.db import IntegrityError, transaction
+from django.db.models import BigIntegerField, Case, F, Q, When
 from django.utils import timezone
 
 from stations.models import Station
@@ -51,6 +51,35 @@ def lock_accounts(*accounts: Account) -> dict[int, Account]:
         raise RuntimeError("lock_accounts() must run inside transaction.atomic()")
     ids = sorted({account.pk for account in accounts})
     return {account.pk: account for account in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+
+
+def lock_member_and_issuance(*, member_account_id: int, station: Station) -> tuple[Account, Account]:
+    """Lock a member's account and the station's issuance account; return them fresh (member, issuer).
+
+    One SELECT ... FOR UPDATE over both rows, ordered by primary key like lock_accounts(), finds
+    the issuance account by its station, so the usual case costs one query. A station's first
+    drop-off creates its issuance account here, after the member's lock: a new row's id comes
+    from the sequence, above that of the member's long-existing account, so primary-key order
+    still holds; the INSERT locks the new row, and a concurrent first drop-off at the station
+    waits on its unique station (then finds it, after our commit).
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("lock_member_and_issuance() must run inside transaction.atomic()")
+    locked = {
+        account.pk: account
+        for account in Account.objects.select_for_update()
+        .filter(Q(pk=member_account_id) | Q(kind=Account.Kind.ISSUANCE, station=station))
+        .order_by("pk")
+    }
+    member = locked.pop(member_account_id)
+    issuer = locked.popitem()[1] if locked else None
+    if issuer is None:
+        try:
+            with transaction.atomic():
+                issuer = Account.objects.create(kind=Account.Kind.ISSUANCE, station=station)
+        except IntegrityError:  # created by a concurrent first drop-off, which has committed
+            issuer = Account.objects.select_for_update().get(kind=Account.Kind.ISSUANCE, station=station)
+    return member, issuer
 
 
 def post_transfer(
@@ -83,8 +112,16 @@ def post_transfer(
         station=station,
         created_at=at or timezone.now(),
     )
-    Account.objects.filter(pk=debit.pk).update(balance=F("balance") - amount)
-    Account.objects.filter(pk=credit.pk).update(balance=F("balance") + amount)
+    # Both balances in one UPDATE (the rows are already locked, so the order it touches them in
+    # cannot deadlock).
+    Account.objects.filter(pk__in=[debit.pk, credit.pk]).update(
+        balance=Case(
+            When(pk=debit.pk, then=F("balance") - amount),
+            When(pk=credit.pk, then=F("balance") + amount),
+            default=F("balance"),
+            output_field=BigIntegerField(),
+        )
+    )
     debit.balance -= amount
     credit.balance += amount
     return transfer

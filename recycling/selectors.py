@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import F, Q, Sum
+from django.db.models import F, Q, QuerySet, Subquery, Sum
 
 from stations.models import City
 
@@ -13,11 +13,35 @@ from .models import DailyCityTotal, DropOff, EarningRule, EmissionFactor, Member
 
 def earning_rule_in_force(*, city: City, at: datetime) -> EarningRule | None:
     """The rule for `city` at `at`: the city's own rule beats a national one, then the latest start wins."""
+    return _rules_in_force(city=city, at=at).first()
+
+
+def _rules_in_force(*, city: City, at: datetime) -> QuerySet[EarningRule]:
     return (
         EarningRule.objects.filter(Q(city=city) | Q(city__isnull=True), valid_from__lte=at)
         .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at))
         .order_by(F("city_id").asc(nulls_last=True), "-valid_from")
-        .first()
+    )
+
+
+def earning_terms_in_force(*, city: City, at: datetime) -> EarningRule | None:
+    """earning_rule_in_force() and emission_factor_in_force() in one query: the rule, with the id of
+    the emission factor in force at `at` as `emission_factor_in_force_id` (None without one).
+
+    None when no rule is in force. Read at every drop-off rather than cached, so a rule or factor
+    changed in the admin applies to the very next drop-off in every process.
+    """
+    factor = _factors_in_force(at=at).values("pk")[:1]
+    return _rules_in_force(city=city, at=at).annotate(emission_factor_in_force_id=Subquery(factor)).first()
+
+
+def member_for_dropoff(*, code: str, idempotency_key: str) -> Member | None:
+    """The member with this code and their account, or None; `dropoff_with_key` is the id of the
+    drop-off already recorded under `idempotency_key` (None for a new key), read in the same query
+    so that the usual case (a new key) costs no query of its own."""
+    earlier = DropOff.objects.filter(idempotency_key=idempotency_key).values("pk")[:1]
+    return (
+        Member.objects.filter(code=code).select_related("account").annotate(dropoff_with_key=Subquery(earlier)).first()
     )
 
 
@@ -32,7 +56,11 @@ def earning_cartons_on_day(*, member: Member, at: datetime) -> int:
 
 def emission_factor_in_force(*, at: datetime) -> EmissionFactor | None:
     """The factor with the latest valid_from on or before the Shanghai day of `at`."""
-    return EmissionFactor.objects.filter(valid_from__lte=shanghai_day(at)).order_by("-valid_from").first()
+    return _factors_in_force(at=at).first()
+
+
+def _factors_in_force(*, at: datetime) -> QuerySet[EmissionFactor]:
+    return EmissionFactor.objects.filter(valid_from__lte=shanghai_day(at)).order_by("-valid_from")
 
 
 @dataclass(frozen=True)

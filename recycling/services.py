@@ -23,7 +23,7 @@ from stations.selectors import works_at
 
 from . import errors
 from .days import shanghai_day
-from .ledger import issuance_account, lock_accounts, post_transfer, reverse_transfer
+from .ledger import lock_member_and_issuance, post_transfer, reverse_transfer
 from .mobile import normalize_mobile
 from .models import (
     MAX_CARTONS_PER_DROPOFF,
@@ -36,7 +36,7 @@ from .models import (
     Member,
     Transfer,
 )
-from .selectors import earning_cartons_on_day, earning_rule_in_force, emission_factor_in_force
+from .selectors import earning_cartons_on_day, earning_terms_in_force, member_for_dropoff
 from .tasks import recompute_after_commit
 
 # Station clocks drift; a drop-off stamped a little ahead of the server is still accepted.
@@ -103,9 +103,14 @@ def record_dropoff(
     _check_idempotency_key(idempotency_key)
     if not works_at(user=staff, station=station):
         raise errors.NotStationStaff()
-    replay = _replay_dropoff(idempotency_key, station=station, member_code=member_code, cartons=cartons)
-    if replay:
-        return replay
+    code = (member_code or "").strip().upper()
+    # One query finds the member and whether this key was used before; only then is the earlier
+    # drop-off read (a replay, or the same key with another request), before any other check.
+    member = member_for_dropoff(code=code, idempotency_key=idempotency_key)
+    if member is None or member.dropoff_with_key is not None:
+        replay = _replay_dropoff(idempotency_key, station=station, member_code=member_code, cartons=cartons)
+        if replay:
+            return replay
 
     if not is_whole_number(cartons):
         raise errors.InvalidCartonCount(_("The number of cartons must be a whole number."))
@@ -114,7 +119,6 @@ def record_dropoff(
             _("A drop-off has %(min)s to %(max)s cartons.")
             % {"min": MIN_CARTONS_PER_DROPOFF, "max": MAX_CARTONS_PER_DROPOFF}
         )
-    member = Member.objects.filter(code=(member_code or "").strip().upper()).select_related("account").first()
     if member is None:
         raise errors.UnknownMember()
     if not station.is_active:
@@ -123,17 +127,18 @@ def record_dropoff(
     occurred_at = occurred_at or now
     if occurred_at > now + CLOCK_SKEW_ALLOWANCE:
         raise errors.InvalidTime()
-    rule = earning_rule_in_force(city=station.city, at=occurred_at)
+    rule = earning_terms_in_force(city=station.city, at=occurred_at)  # the rule and the factor, one query
     if rule is None:
         raise errors.NoEarningRule()
-    emission_factor = emission_factor_in_force(at=occurred_at)
-    if emission_factor is None:
+    if rule.emission_factor_in_force_id is None:
         raise errors.NoEmissionFactor()
 
     try:
         with transaction.atomic():
-            issuer = issuance_account(station=station)
-            locked = lock_accounts(member.account, issuer)
+            # Lock order (recycling/ledger.py): the accounts by primary key, then the carton
+            # inventory row (change_carton_inventory's UPDATE). The drop-off row is new, so there
+            # is no business row to lock first.
+            member_account, issuer = lock_member_and_issuance(member_account_id=member.account.pk, station=station)
             # The member's account lock serializes this member's drop-offs, so the cap count is exact.
             already = earning_cartons_on_day(member=member, at=occurred_at)
             earning_cartons = max(0, min(cartons, rule.daily_carton_cap - already))
@@ -144,7 +149,7 @@ def record_dropoff(
                 earning_cartons=earning_cartons,
                 points=earning_cartons * rule.points_per_carton,
                 rule=rule,
-                emission_factor=emission_factor,
+                emission_factor_id=rule.emission_factor_in_force_id,
                 logged_by=staff,
                 occurred_at=occurred_at,
                 recorded_at=now,
@@ -152,8 +157,8 @@ def record_dropoff(
             )
             if dropoff.points:
                 post_transfer(
-                    debit=locked[issuer.pk],
-                    credit=locked[member.account.pk],
+                    debit=issuer,
+                    credit=member_account,
                     amount=dropoff.points,
                     kind=Transfer.Kind.EARNING,
                     idempotency_key=f"dropoff:{dropoff.pk}:earning",
@@ -164,7 +169,7 @@ def record_dropoff(
             change_carton_inventory(station=station, by=cartons)
             if member.home_station_id is None:
                 Member.objects.filter(pk=member.pk, home_station__isnull=True).update(home_station=station)
-            balance = locked[member.account.pk].balance
+            balance = member_account.balance
             if shanghai_day(occurred_at) < shanghai_day(now):
                 recompute_after_commit(shanghai_day(occurred_at))  # a late drop-off changes an earlier day
     except IntegrityError:
