@@ -44,6 +44,8 @@ import time
 import uuid
 from pathlib import Path
 
+from report import figure  # bench/report.py, beside this script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
@@ -385,6 +387,9 @@ def main() -> int:
         rat = f"{ratio:8.1%}" if ratio is not None else " " * 8
         print(f"{name:<42}{value:10.1f}{ref}{rat}  {target:<10}{'yes' if ok else 'NO'}")
     print(f"RESULT api_single_ratio={single_ratio:.3f} api_p99_ms={p99:.1f} api_batch_ratio={batch_ratio:.3f}")
+    figure("single drop-off POSTs", rps, "req/s", reference=pg_single, target=rows[0][4], passed=rows[0][5])
+    figure("single drop-off POSTs: p99 latency", p99, "ms", reference=None, target=rows[2][4], passed=rows[2][5])
+    figure("batched drop-offs", batch_rate, "/s", reference=pg_batch, target=rows[3][4], passed=rows[3][5])
     return 0 if all(row[-1] for row in rows) and not single_failed and not batch_failed else 1
 
 

@@ -33,6 +33,8 @@ import sys
 import time
 from pathlib import Path
 
+from report import figure  # bench/report.py, beside this script
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 # Its own database, whatever DATABASE_URL says (`make bench` may export one for the other benchmarks).
@@ -340,6 +342,7 @@ def measure() -> int:
         if key is not None:
             ok &= passed
             results[key] = server
+            figure(f"{label}: server time", server, "ms", reference=bare, target=f"< {TARGET_MS:.0f} ms", passed=passed)
         print(
             f"{label:<48} {server:>10.1f} {bare:>12.1f} {server / bare:>6.2f}"
             f" {('<' + str(int(TARGET_MS))) if key else 'info':>8} {queries:>8} {'yes' if passed else 'NO'}"
