@@ -9,7 +9,6 @@ post_migrate handler of recycling/reference_data.py then recreates the reference
 
 import threading
 from collections import Counter
-from collections.abc import Callable
 from io import StringIO
 
 import pytest
@@ -21,38 +20,12 @@ from recycling.audit import ledger_violations
 from recycling.ledger import issuance_account, lock_accounts
 from recycling.models import Account, DropOff, Member, Transfer
 from recycling.services import record_dropoff, register_member, void_dropoff
+from tests.concurrency import JOIN_TIMEOUT, run_concurrently
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
 
 pytestmark = pytest.mark.postgres
 
 THREADS = 20
-JOIN_TIMEOUT = 60  # seconds; a thread still running after this is a hang, reported as a failure
-
-
-def run_concurrently(count: int, call: Callable[[int], object]) -> list[object]:
-    """Run call(0) ... call(count - 1) in `count` threads released together by a barrier.
-
-    Returns each call's result or the exception it raised, in thread order.
-    """
-    barrier = threading.Barrier(count)
-    outcomes: list[object] = [None] * count
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            outcomes[index] = call(index)
-        except Exception as error:  # collected and asserted on by the test
-            outcomes[index] = error
-        finally:
-            connection.close()  # each thread has its own connection; leave none open
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock or lock wait)"
-    return outcomes
 
 
 def balance_of(account: Account) -> int:

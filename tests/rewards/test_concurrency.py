@@ -7,13 +7,10 @@ permissions) is recreated after each test's flush by the apps' post_migrate hand
 Each test ends with the exact final state and a clean ledger audit.
 """
 
-import threading
 from collections import Counter
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from recycling import errors as ledger_errors
@@ -21,39 +18,12 @@ from recycling.audit import ledger_violations
 from recycling.models import Account, Transfer
 from rewards import errors, services
 from rewards.models import Redemption, StationStock
+from tests.concurrency import run_concurrently
 from tests.factories import MemberFactory, RewardFactory, StationStaffFactory, StationStockFactory
 
 from .conftest import balance_of, give_points
 
 pytestmark = pytest.mark.postgres
-
-JOIN_TIMEOUT = 60  # seconds; a thread still running after this is a hang, reported as a failure
-
-
-def run_concurrently(count: int, call: Callable[[int], object]) -> list[object]:
-    """Run call(0) ... call(count - 1) in `count` threads released together by a barrier.
-
-    Returns each call's result or the exception it raised, in thread order.
-    """
-    barrier = threading.Barrier(count)
-    outcomes: list[object] = [None] * count
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=JOIN_TIMEOUT)
-            outcomes[index] = call(index)
-        except Exception as error:  # collected and asserted on by the test
-            outcomes[index] = error
-        finally:
-            connection.close()  # each thread has its own connection; leave none open
-
-    threads = [threading.Thread(target=worker, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(JOIN_TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung (deadlock or lock wait)"
-    return outcomes
 
 
 def kinds(outcomes: list[object]) -> Counter:
