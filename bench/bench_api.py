@@ -44,6 +44,7 @@ import time
 import uuid
 from pathlib import Path
 
+from database import ensure_database  # bench/database.py
 from report import figure  # bench/report.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,20 +71,6 @@ SINGLE_RATIO_TARGET = 0.12
 P99_TARGET_MS = 50.0
 BATCH_RATIO_TARGET = 0.40
 PREFIX = "BA"
-
-
-def ensure_database(url: str) -> None:
-    import environ
-    import psycopg
-
-    config = environ.Env.db_url_config(url)
-    admin = psycopg.connect(
-        host=config["HOST"], port=config["PORT"] or 5432, user=config["USER"], password=config["PASSWORD"],
-        dbname="postgres", autocommit=True,
-    )  # fmt: skip
-    with admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone():
-            admin.execute(f'CREATE DATABASE "{config["NAME"]}"')
 
 
 def set_up() -> dict:

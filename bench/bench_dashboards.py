@@ -33,6 +33,7 @@ import sys
 import time
 from pathlib import Path
 
+from database import ensure_database, setup_django, step  # bench/database.py
 from report import figure  # bench/report.py, beside this script
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -54,42 +55,6 @@ TARGET_MS = 150.0
 RUNS = 5
 PREFIX = "D"  # the bench's cities are D + three letters, its stations DXXX-000001...
 OPS_USER = "bench-ops"
-
-
-def ensure_database() -> None:
-    """Create the database named by DATABASE_URL if it does not exist (PostgreSQL only)."""
-    import environ
-    import psycopg
-
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    if config["ENGINE"] != "django.db.backends.postgresql":
-        sys.exit(f"bench_dashboards needs PostgreSQL; DATABASE_URL is {config['ENGINE']}")
-    server = {
-        "host": config.get("HOST") or None,
-        "port": config.get("PORT") or None,
-        "user": config.get("USER") or None,
-        "password": config.get("PASSWORD") or None,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**{k: v for k, v in server.items() if v is not None}) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [config["NAME"]]).fetchone():
-            print(f"Creating database {config['NAME']}")
-            conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
-
-
-def setup_django() -> None:
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-
-
-def step(label: str, cursor, sql: str, params=None) -> None:
-    started = time.perf_counter()
-    cursor.execute(sql, params)
-    print(f"  {label}: {cursor.rowcount:,} rows in {time.perf_counter() - started:.1f} s")
 
 
 # A station's daily cartons: its size (log-normal across stations, mean 1, fixed for the station)

@@ -30,6 +30,7 @@ import sys
 import time
 from pathlib import Path
 
+from database import ensure_database  # bench/database.py
 from report import figure  # bench/report.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,23 +62,7 @@ TABLES = [
 
 
 def recreate_database() -> None:
-    import environ
-    import psycopg
-
-    config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    if config["ENGINE"] != "django.db.backends.postgresql":
-        sys.exit(f"bench_simulator needs PostgreSQL; DATABASE_URL is {config['ENGINE']}")
-    server = {
-        "host": config.get("HOST") or None,
-        "port": config.get("PORT") or None,
-        "user": config.get("USER") or None,
-        "password": config.get("PASSWORD") or None,
-        "dbname": "postgres",
-        "autocommit": True,
-    }
-    with psycopg.connect(**{k: v for k, v in server.items() if v is not None}) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{config["NAME"]}"')
-        conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
+    ensure_database(recreate=True)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input", "-v0", "--skip-checks"],
         cwd=ROOT,
