@@ -20,6 +20,7 @@ drop-off logged in error is voided.
 import re
 import unicodedata
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
@@ -267,6 +268,35 @@ class StationFilter(admin.SimpleListFilter):
         return queryset
 
 
+def service_form_page(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    form: forms.Form,
+    *,
+    title: str,
+    template: str,
+    extra_context: dict | None = None,
+    **context,
+) -> TemplateResponse:
+    """The admin page of a form whose save calls a service (log cartons, record reuse): the
+    admin's chrome, the form, its errors and media, and whether the user has any station."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": None,
+        "opts": model_admin.opts,
+        "form": form,
+        "errors": form.errors,
+        "media": model_admin.media + form.media,
+        "has_view_permission": model_admin.has_view_permission(request),
+        "has_stations": form.fields["station"].queryset.exists(),
+        **context,
+        **(extra_context or {}),
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, template, context)
+
+
 @admin.register(DropOff)
 class DropOffAdmin(admin.ModelAdmin):
     list_display = ("occurred_at", "station", "member", "cartons", "points", "status")
@@ -336,20 +366,10 @@ class DropOffAdmin(admin.ModelAdmin):
                     return self._redirect_after_logging(request, result.dropoff)
         else:
             form = DropOffForm(initial=self._initial_station(request), **form_kwargs)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Log cartons"),
-            "subtitle": None,
-            "opts": self.opts,
-            "form": form,
-            "errors": form.errors,
-            "media": self.media + form.media,
-            "has_view_permission": self.has_view_permission(request),
-            "has_stations": form.fields["station"].queryset.exists(),
-            **(extra_context or {}),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/recycling/dropoff/log_dropoff.html", context)
+        return service_form_page(
+            self, request, form, title=_("Log cartons"), template="admin/recycling/dropoff/log_dropoff.html",
+            extra_context=extra_context,
+        )  # fmt: skip
 
     def _record(self, request: HttpRequest, form: DropOffForm) -> DropOffResult | None:
         data = form.cleaned_data
@@ -541,26 +561,20 @@ class CartonMovementAdmin(StationScopedAdmin):
         else:
             form = CartonMovementForm(initial=initial_station(request), **form_kwargs)
         stations = form.fields["station"].queryset
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Record cartons reused or baled"),
-            "subtitle": None,
-            "opts": self.opts,
-            "form": form,
-            "errors": form.errors,
-            "media": self.media + form.media,
-            "has_view_permission": self.has_view_permission(request),
-            "has_stations": stations.exists(),
+        return service_form_page(
+            self,
+            request,
+            form,
+            title=_("Record cartons reused or baled"),
+            template="admin/recycling/cartonmovement/record_movement.html",
             # Staff see what their stations have on hand; a superuser's "all stations" is too many.
-            "inventories": (
+            inventories=(
                 []
                 if request.user.is_superuser
                 else CartonInventory.objects.filter(station__in=stations).select_related("station")
             ),
-            **(extra_context or {}),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/recycling/cartonmovement/record_movement.html", context)
+            extra_context=extra_context,
+        )
 
     def _record(self, request: HttpRequest, form: CartonMovementForm) -> CartonMovement | None:
         data = form.cleaned_data
