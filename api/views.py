@@ -18,7 +18,7 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from recycling.errors import DomainError, NotStationStaff
+from recycling.errors import DomainError, NotStationStaff, UnknownStation
 from recycling.models import DailyCityTotal, DailyStationTotal
 from recycling.services import record_dropoff, void_dropoff
 from rewards.errors import NoSuchReservation
@@ -218,16 +218,19 @@ class DropOffListCreateView(ApiView):
     def post(self, request):
         """Record the cartons a member left at your station; the points are credited at once."""
         data = validated(s.DropOffCreateSerializer, request.data)
-        station = existing_station_for_staff(request, data["station"])
-        # record_dropoff checks works_at() itself; it answers from what the query above read.
-        result = record_dropoff(
-            station=station,
-            member_code=data["member_code"],
-            cartons=data["cartons"],
-            staff=request.user,
-            idempotency_key=request.service_idempotency_key,
-            occurred_at=data.get("occurred_at"),
-        )
+        try:
+            # The station goes by id: record_dropoff finds it, and checks that the user works
+            # there, in the same round trip as the rest of the drop-off.
+            result = record_dropoff(
+                station=data["station"],
+                member_code=data["member_code"],
+                cartons=data["cartons"],
+                staff=request.user,
+                idempotency_key=request.service_idempotency_key,
+                occurred_at=data.get("occurred_at"),
+            )
+        except UnknownStation:
+            raise _no_such("station") from None
         return Response(s.DropOffSerializer(result.dropoff).data, status=status.HTTP_201_CREATED)
 
 

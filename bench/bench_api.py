@@ -1,45 +1,52 @@
-"""Benchmark: drop-off POSTs through the REST API under gunicorn, against pgbench running the
-same SQL transaction, on PostgreSQL.
+"""Benchmark: drop-off POSTs through the REST API under gunicorn, against pgbench sending the
+same SQL, on PostgreSQL.
 
     python bench/bench_api.py          (or `make bench`)
 
-Needs PostgreSQL and pgbench (Debian's postgresql-client). DATABASE_URL defaults to
-postgres://postgres@127.0.0.1:5432/greenbox_bench_api, which is created and migrated if
-missing; the first run adds a bench city (BA), 12 stations with a staff user and token each,
-and 20,000 members. Then, for DURATION seconds each, with CLIENTS concurrent clients:
+Needs PostgreSQL, pgbench (Debian's postgresql-client) and wrk (Debian's wrk), and Redis for the
+throttles' cache (REDIS_URL, default redis://127.0.0.1:6379/3). DATABASE_URL defaults to
+postgres://postgres@127.0.0.1:5432/greenbox_bench_api, which is created and migrated if missing;
+the first run adds a bench city (BA), 12 stations with a staff user and token each, and 20,000
+members. Then, for DURATION seconds each, with CLIENTS concurrent clients:
 
-1. pgbench runs the drop-off transaction the service commits (lock the member's and the
-   station's accounts, insert the drop-off, insert the transfer, move both balances, add to
-   the carton inventory): the reference in transactions per second;
-2. CLIENTS threads, each a station device on a keep-alive connection, POST single drop-offs
-   (with an Idempotency-Key) to gunicorn: requests per second, p50 and p99 latency;
-3. pgbench again, then the same threads POST batches of BATCH_SIZE drop-offs: drop-offs per second.
+1. pgbench sends what one drop-off POST sends to PostgreSQL (the health check, the token query,
+   the Idempotency-Key claim, then in one transaction the call of recycling_record_dropoff() and
+   the response stored on the key's record): the reference, in transactions per second;
+2. wrk (bench/dropoffs.lua), CLIENTS connections, POSTs single drop-offs to gunicorn, each to a
+   random station with that station's token, for a random member, with a fresh Idempotency-Key:
+   requests per second, p50 and p99 latency;
+3. pgbench sends what one batch of BATCH_SIZE sends (the same, plus the station query, one
+   function call per item and a batch-sized response): the reference in drop-offs per second;
+   then wrk POSTs such batches: drop-offs per second.
 
-It prints a table (figure, reference, ratio, target, pass) and the load average before and
-after; the last line is machine-readable:
+Before measuring, it records one POST of each kind in this process and checks that the statements
+it captures are the ones the pgbench scripts send, in order (by verb and table or function), so
+the reference cannot drift from the endpoint. Each wrk run follows a warm-up run of WARMUP
+seconds. Every answer is checked: a failed request fails the benchmark.
+
+It prints a table (figure, reference, ratio, target, pass), the CPU per request of gunicorn,
+PostgreSQL and wrk, and the load average; the last line is machine-readable:
     RESULT api_single_ratio=0.15 api_p99_ms=41.2 api_batch_ratio=0.52
 The exit status is 1 if a target is missed. BENCH_SECONDS, BENCH_PORT, BENCH_SERVER_SETTINGS
-(the settings module gunicorn runs with, default config.settings.base), BENCH_WORKERS and
-BENCH_THREADS (gunicorn's processes and threads per process) adjust a run.
+(the settings module gunicorn runs with, default config.settings.base) and BENCH_WORKERS
+(gunicorn's sync worker processes) adjust a run.
 
-The server runs as production would: DEBUG off, persistent database connections with a health
-check at the start of each request (conn_max_age, conn_health_checks in DATABASE_URL), throttles
+The server runs as production would (README, "Production"): gunicorn's sync workers, DEBUG off,
+persistent database connections with a health check at the start of each request
+(conn_max_age, conn_health_checks in DATABASE_URL), throttles on Redis but with their rates
 lifted (API_THROTTLE_*: the bench's few users would otherwise be throttled, which is the point
 of throttles but not what this measures).
 """
 
-import http.client
 import json
 import os
-import random
 import re
+import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -51,22 +58,22 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/greenbox_bench_api")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/3")
 
 CLIENTS = 12
 DURATION = float(os.environ.get("BENCH_SECONDS", "15"))
-WARMUP = 2.0
+WARMUP = 3
 BATCH_SIZE = 50
 STATIONS = 12
 MEMBERS = 20_000
+MEMBER_CODE_PREFIX = "BENCH"
 PORT = int(os.environ.get("BENCH_PORT", "8765"))
-# 2 cores shared by gunicorn, PostgreSQL, pgbench and the load generator; a drop-off request is
-# mostly Python, so the cores are the limit, not the database. 2 processes (one per core) with
-# 6 threads each serve the 12 keep-alive connections at once, a thread running while another
-# waits on PostgreSQL. Measured on this machine (single POSTs): 2 x 6 used 12.2 ms of gunicorn
-# CPU per request, 4 x 3 13.9 ms and 12 x 1 17.2 ms (more processes: more context switches and
-# cold caches for the same work), at the same throughput within noise.
-GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
-GUNICORN_THREADS = int(os.environ.get("BENCH_THREADS", "6"))
+# 2 cores shared by gunicorn, PostgreSQL, pgbench and wrk. gunicorn's sync workers, one request
+# at a time each, 2 per core: measured on this machine (single POSTs, 12 clients), 4 sync
+# workers served about twice the requests of 2 gthread workers x 6 threads, at a fifth of their
+# p99: threads of one process queue for the GIL behind each other at every database round trip,
+# and keep-alive connections stay with the process that accepted them, however busy it is.
+GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
 SINGLE_RATIO_TARGET = 0.12
 P99_TARGET_MS = 50.0
 BATCH_RATIO_TARGET = 0.40
@@ -84,7 +91,7 @@ def set_up() -> dict:
     from rest_framework.authtoken.models import Token
 
     from recycling.ledger import issuance_account
-    from recycling.models import Account, CartonInventory, EarningRule, EmissionFactor, Member
+    from recycling.models import Account, CartonInventory, EarningRule, Member
     from stations.models import City, Station, StationStaff
 
     call_command("migrate", verbosity=0)
@@ -100,88 +107,150 @@ def set_up() -> dict:
             city=city, points_per_carton=10, daily_carton_cap=100_000, valid_from=timezone.now().replace(year=2020)
         )
     stations = list(Station.objects.filter(city=city).order_by("pk"))
-    for station in stations:
+    staff = []  # (station id, its staff user's id, their token) per station
+    for n, station in enumerate(stations):
         issuance_account(station=station)
         CartonInventory.objects.get_or_create(station=station)
-    tokens = []
-    for n, station in enumerate(stations):
         user, _created = User.objects.get_or_create(username=f"bench-staff-{n}")
         StationStaff.objects.get_or_create(user=user, station=station)
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        staff.append((station.pk, user.pk, Token.objects.get_or_create(user=user)[0].key))
     if not Member.objects.filter(mobile__startswith="1990").exists():
         users = User.objects.bulk_create(User(username=f"bench-member-{n}", password="!") for n in range(MEMBERS))
         members = Member.objects.bulk_create(
-            Member(user=user, mobile=f"1990{n:07d}", code=f"BENCH{n:011d}") for n, user in enumerate(users)
+            Member(user=user, mobile=f"1990{n:07d}", code=f"{MEMBER_CODE_PREFIX}{n:011d}")
+            for n, user in enumerate(users)
         )
         Account.objects.bulk_create(Account(kind=Account.Kind.MEMBER, member=member) for member in members)
-    members = list(
-        Member.objects.filter(mobile__startswith="1990").order_by("pk").values_list("pk", "code", "account__pk")
-    )
-    issuers = [issuance_account(station=station).pk for station in stations]
-    return {
-        "stations": [station.pk for station in stations],
-        "tokens": tokens,
-        "members": members,
-        "issuers": issuers,
-        "rule": EarningRule.objects.get(city=city).pk,
-        "factor": EmissionFactor.objects.order_by("-valid_from").first().pk,
-        "staff_user": User.objects.get(username="bench-staff-0").pk,
+    return {"staff": staff}
+
+
+# --- The reference: pgbench sending the endpoint's SQL ---------------------------------------------
+
+# What the server sends for one drop-off POST, in order; a batch sends the station query after the
+# claim and one function call per item (in autocommit, each its own transaction) before the
+# transaction that stores the response. {station}, {user} and {token} pick the random station's.
+HEALTH_CHECK = "SELECT 1;"  # Django's conn_health_checks, before the first query of each request
+AUTHENTICATION = """SELECT u.*,
+ EXISTS (SELECT 1 FROM stations_stationstaff s WHERE s.user_id = u.id) AS user_is_station_staff, m.id AS user_member_id
+ FROM authtoken_token t JOIN auth_user u ON u.id = t.user_id LEFT JOIN recycling_member m ON m.user_id = u.id
+ WHERE t.key = {token};"""
+CLAIM = r"""INSERT INTO api_idempotencyrecord (user_id, key, method, path, fingerprint, status, lock_token, locked_at,
+ response_status, response_body, created_at, completed_at)
+ VALUES ({user}, md5(random()::text), 'POST', '{path}', encode(sha256(random()::text::bytea), 'hex'), 'in_progress',
+ md5(random()::text), now(), NULL, '', now(), NULL) RETURNING id \gset claim_"""
+STATION = """SELECT s.id, s.code, s.name, s.city_id, s.address, s.latitude, s.longitude, s.opening_hours, s.is_active,
+ EXISTS (SELECT 1 AS a FROM stations_stationstaff u0 WHERE u0.station_id = s.id AND u0.user_id = {user})
+ AS user_works_here, c.id, c.code, c.name, c.name_zh, c.province
+ FROM stations_station s INNER JOIN stations_city c ON s.city_id = c.id WHERE s.id = {station}
+ ORDER BY s.code ASC LIMIT 1;"""
+RECORD = """SELECT * FROM recycling_record_dropoff({station},
+ 'BENCH' || lpad(floor(random() * {members})::text, 11, '0'), 1, {user}, false,
+ 'api:' || {user} || ':' || md5(random()::text), now(), (now() AT TIME ZONE 'Asia/Shanghai')::date,
+ date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai',
+ date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai' + interval '1 day', now());"""
+COMPLETE = """UPDATE api_idempotencyrecord SET status = 'completed', response_status = {status},
+ response_body = '{body}', completed_at = now() WHERE lock_token <> '' AND id = :claim_id;"""
+
+
+def response_body(*, batch: bool) -> str:
+    """A response body of the size the endpoint stores (one drop-off, or a batch of them)."""
+    dropoff = {
+        "id": 1234567, "station": 12, "station_code": "BA-00011", "member": "199****0042", "cartons": 1,
+        "earning_cartons": 1, "points": 10, "status": "accepted", "occurred_at": "2026-11-30T20:15:42.123456+08:00",
+        "recorded_at": "2026-11-30T20:15:42.123456+08:00", "void_reason": "", "voided_at": None,
+    }  # fmt: skip
+    if not batch:
+        return json.dumps(dropoff)
+    results = [
+        {"index": n, "idempotency_key": uuid.uuid4().hex, "result": "created", "dropoff": dropoff}
+        for n in range(BATCH_SIZE)
+    ]
+    return json.dumps({"created": BATCH_SIZE, "replayed": 0, "refused": 0, "results": results})
+
+
+def pgbench_statements(data: dict, *, batch: bool) -> list[str]:
+    """The statements of one pgbench transaction: one POST's SQL, for a random station."""
+    staff = data["staff"]
+    pick = {
+        "station": f"(ARRAY{[s for s, _u, _t in staff]})[:n]",
+        "user": f"(ARRAY{[u for _s, u, _t in staff]})[:n]",
+        "token": "(ARRAY[" + ", ".join(f"'{t}'" for _s, _u, t in staff) + "])[:n]",
+        "members": MEMBERS,
+        "path": "/api/v1/dropoffs/batch/" if batch else "/api/v1/dropoffs/",
     }
+    complete = COMPLETE.format(status=200 if batch else 201, body=response_body(batch=batch))
+    statements = [HEALTH_CHECK, AUTHENTICATION.format(**pick), CLAIM.format(**pick)]
+    if batch:
+        statements += [STATION.format(**pick)] + [RECORD.format(**pick)] * BATCH_SIZE
+        statements += ["BEGIN;", complete, "COMMIT;"]
+    else:
+        statements += ["BEGIN;", RECORD.format(**pick), complete, "COMMIT;"]
+    return statements
 
 
-PGBENCH_SCRIPT = """
-\\set i random(0, :nmembers - 1)
-\\set s random(0, :nstations - 1)
-BEGIN;
-SELECT id, balance FROM recycling_account WHERE id IN (:acct0 + :i, :issuer0 + :s) ORDER BY id FOR UPDATE;
-INSERT INTO recycling_dropoff (station_id, member_id, cartons, earning_cartons, points, rule_id, emission_factor_id,
-    logged_by_id, occurred_at, recorded_at, idempotency_key, status, void_reason)
-    VALUES (:station0 + :s, :member0 + :i, 1, 1, 10, :rule, :factor, :staff, now(), now(),
-            'pgbench:' || gen_random_uuid(), 'accepted', '');
-INSERT INTO recycling_transfer (debit_account_id, credit_account_id, amount, kind, idempotency_key, created_at,
-    dropoff_id, station_id)
-    VALUES (:issuer0 + :s, :acct0 + :i, 10, 'earning', 'pgbench:' || gen_random_uuid(), now(),
-            currval('recycling_dropoff_id_seq'), :station0 + :s);
-UPDATE recycling_account SET balance = balance - 10 WHERE id = :issuer0 + :s;
-UPDATE recycling_account SET balance = balance + 10 WHERE id = :acct0 + :i;
-UPDATE recycling_cartoninventory SET on_hand = on_hand + 1 WHERE station_id = :station0 + :s;
-COMMIT;
-"""
+def shape(sql: str) -> str:
+    """A statement's verb and the table or function it acts on: "INSERT api_idempotencyrecord"."""
+    words = re.findall(r"[a-z_][a-z_0-9]*", sql.replace('"', "").lower())
+    verb = words[0]
+    anchor = {"insert": "into", "update": "update", "select": "from"}.get(verb)
+    if anchor is None:
+        return verb
+    rest = words[words.index(anchor) + 1 :] if anchor in words else []
+    return f"{verb} {rest[0]}" if rest else verb
 
 
-def run_pgbench(data: dict) -> float:
-    """Transactions per second of the drop-off transaction, CLIENTS clients, DURATION seconds."""
+def check_same_sql(data: dict) -> None:
+    """Record one POST and one batch of 2 through the Django test client in this process and check
+    that pgbench's statements are theirs, in order (the health check aside: Django sends it on
+    the raw connection, where the capture does not see it)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    station, _user, token = data["staff"][0]
+    code = f"{MEMBER_CODE_PREFIX}{0:011d}"
+    for batch in (False, True):
+        if batch:
+            items = [{"idempotency_key": uuid.uuid4().hex, "member_code": code, "cartons": 1} for _ in range(2)]
+            url, body = "/api/v1/dropoffs/batch/", {"station": station, "items": items}
+        else:
+            url, body = "/api/v1/dropoffs/", {"station": station, "member_code": code, "cartons": 1}
+        client = Client(HTTP_AUTHORIZATION=f"Token {token}", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
+        with override_settings(ALLOWED_HOSTS=["testserver"]), CaptureQueriesContext(connection) as queries:
+            response = client.post(url, json.dumps(body), content_type="application/json")
+        if response.status_code not in (200, 201):
+            raise SystemExit(f"the bench's own POST {url} failed: {response.status_code} {response.content[:300]!r}")
+        sent = [shape(q["sql"]) for q in queries.captured_queries]
+        script = [shape(sql) for sql in pgbench_statements(data, batch=batch)[1:]]
+        if batch:  # the capture's batch has 2 items, the script's BATCH_SIZE
+            script = script[:4] + script[4 + BATCH_SIZE - 2 :]
+        if sent != script:
+            raise SystemExit(f"pgbench's script no longer sends what {url} sends:\n  {sent}\n  {script}")
+
+
+def run_pgbench(data: dict, *, batch: bool) -> float:
+    """Transactions per second of one POST's SQL, CLIENTS clients, DURATION seconds."""
     import environ
 
     config = environ.Env.db_url_config(os.environ["DATABASE_URL"])
-    members = data["members"]
-    # The bench's ids are contiguous (bulk-created in order); check before relying on it.
-    assert [m[0] - members[0][0] for m in members] == list(range(len(members)))
-    assert [m[2] - members[0][2] for m in members] == list(range(len(members)))
-    assert data["stations"] == list(range(data["stations"][0], data["stations"][0] + STATIONS))
-    assert data["issuers"] == list(range(data["issuers"][0], data["issuers"][0] + STATIONS))
-    variables = {
-        "nmembers": len(members),
-        "nstations": STATIONS,
-        "member0": members[0][0],
-        "acct0": members[0][2],
-        "station0": data["stations"][0],
-        "issuer0": data["issuers"][0],
-        "rule": data["rule"],
-        "factor": data["factor"],
-        "staff": data["staff_user"],
-    }
-    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
-        script.write(PGBENCH_SCRIPT)
-    command = ["pgbench", "-n", "-c", str(CLIENTS), "-j", "2", "-T", str(int(DURATION)), "-f", script.name]
-    command += ["-h", config["HOST"], "-p", str(config["PORT"] or 5432), "-U", config["USER"]]
-    for name, value in variables.items():
-        command += ["-D", f"{name}={value}"]
-    command.append(config["NAME"])
+    script = f"\\set n random(1, {STATIONS})\n" + "\n".join(
+        " ".join(statement.split("\n")) for statement in pgbench_statements(data, batch=batch)
+    )
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as file:
+        file.write(script + "\n")
+    command = ["pgbench", "-n", "-c", str(CLIENTS), "-j", "2", "-T", str(int(DURATION)), "-f", file.name]
+    command += ["-h", config["HOST"], "-p", str(config["PORT"] or 5432), "-U", config["USER"], config["NAME"]]
     env = {**os.environ, "PGPASSWORD": config["PASSWORD"] or ""}
-    output = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout
-    os.unlink(script.name)
-    return float(re.search(r"tps = ([0-9.]+)", output).group(1))
+    try:
+        run = subprocess.run(command, capture_output=True, text=True, env=env)
+    finally:
+        os.unlink(file.name)
+    if run.returncode != 0 or "tps = " not in run.stdout:
+        raise SystemExit(f"pgbench failed:\n{run.stdout}\n{run.stderr}")
+    return float(re.search(r"tps = ([0-9.]+)", run.stdout).group(1))
+
+
+# --- The API under gunicorn, driven by wrk ------------------------------------------------------------
 
 
 def start_gunicorn() -> subprocess.Popen:
@@ -192,32 +261,18 @@ def start_gunicorn() -> subprocess.Popen:
         "DEBUG": "0",
         "SECRET_KEY": "bench-only-not-a-secret",
         "ALLOWED_HOSTS": "127.0.0.1",
-        # Persistent database connections: one per gunicorn thread, as a production setting would,
+        # Persistent database connections: one per gunicorn worker, as a production setting would,
         # checked at the start of each request that uses them (a PostgreSQL restart costs no 500).
         "DATABASE_URL": url + ("&" if "?" in url else "?") + "conn_max_age=600&conn_health_checks=True",
         "API_THROTTLE_USER": "1000000/s",
         "API_THROTTLE_STATION": "1000000/s",
     }
     server = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--worker-class",
-            "gthread",
-            "--workers",
-            str(GUNICORN_WORKERS),
-            "--threads",
-            str(GUNICORN_THREADS),
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],  # fmt: skip
+        [str(ROOT / ".venv/bin/gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{PORT}",
+         "--worker-class", "sync", "--workers", str(GUNICORN_WORKERS), "--log-level", "warning"],
         cwd=ROOT,
         env=env,
-    )
+    )  # fmt: skip
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -229,66 +284,31 @@ def start_gunicorn() -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def load(data: dict, *, batch: bool) -> tuple[int, list[float], float, int, int]:
-    """CLIENTS threads POST for DURATION seconds (after a warm-up). Returns the drop-offs
-    recorded, the request latencies (s), the measured seconds, the failed requests and every
-    request answered, warm-up included (for the CPU per request).
+def run_wrk(data: dict, *, batch: bool, seconds: float) -> dict:
+    """wrk's WRK line (bench/dropoffs.lua) after `seconds` of CLIENTS connections POSTing."""
+    stations = [f"{station}:{token}" for station, _user, token in data["staff"]]
+    command = ["wrk", "-t", "2", "-c", str(CLIENTS), "-d", f"{seconds:.0f}s", "--timeout", "10s"]
+    command += ["-s", str(ROOT / "bench/dropoffs.lua"), f"http://127.0.0.1:{PORT}", "--"]
+    command += ["batch" if batch else "single", str(BATCH_SIZE), str(MEMBERS), MEMBER_CODE_PREFIX, *stations]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return json.loads(next(line for line in output.splitlines() if line.startswith("WRK "))[4:])
 
-    Requests started during the warm-up are not counted; those started in the window are,
-    and the window ends when the last of them has answered (a batch may take seconds)."""
-    start_at = time.monotonic() + WARMUP
-    stop_at = start_at + DURATION
-    recorded, latencies, failures = [0] * CLIENTS, [[] for _ in range(CLIENTS)], [0] * CLIENTS
-    answered = [0] * CLIENTS
-    finished = [stop_at] * CLIENTS
 
-    def client(n: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
-        headers = {"Authorization": f"Token {data['tokens'][n]}", "Content-Type": "application/json"}
-        station, members, rng = data["stations"][n], data["members"], random.Random(n)
-        while (now := time.monotonic()) < stop_at:
-            if batch:
-                items = [
-                    {"idempotency_key": uuid.uuid4().hex, "member_code": rng.choice(members)[1], "cartons": 1}
-                    for _ in range(BATCH_SIZE)
-                ]
-                body, url = {"station": station, "items": items}, "/api/v1/dropoffs/batch/"
-            else:
-                body, url = (
-                    {"station": station, "member_code": rng.choice(members)[1], "cartons": 1},
-                    "/api/v1/dropoffs/",
-                )
-            started = time.perf_counter()
-            connection.request("POST", url, json.dumps(body), {**headers, "Idempotency-Key": uuid.uuid4().hex})
-            response = connection.getresponse()
-            payload = response.read()
-            elapsed = time.perf_counter() - started
-            finished[n] = time.monotonic()
-            answered[n] += 1
-            if now < start_at:
-                continue  # warm-up
-            if response.status == (200 if batch else 201):
-                recorded[n] += json.loads(payload)["created"] if batch else 1
-                latencies[n].append(elapsed)
-            else:
-                failures[n] += 1
-        connection.close()
-
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    seconds = max(finished) - start_at
-    return sum(recorded), [x for per in latencies for x in per], seconds, sum(failures), sum(answered)
+def measure(data: dict, *, batch: bool, server_pid: int) -> tuple[dict, dict]:
+    """A warm-up run, then the measured one; its WRK figures and the CPU per request by group."""
+    run_wrk(data, batch=batch, seconds=WARMUP)
+    before = cpu_seconds(server_pid=server_pid)
+    result = run_wrk(data, batch=batch, seconds=DURATION)
+    after = cpu_seconds(server_pid=server_pid)
+    return result, cpu_per_request(before, after, result["requests"] * (BATCH_SIZE if batch else 1))
 
 
 def cpu_seconds(*, server_pid: int) -> dict[tuple[str, int], float]:
     """CPU seconds (user + system) used so far by each process of gunicorn (its master and
-    workers) and of PostgreSQL, and by this process (the load generator), by (group, pid);
-    {} where /proc is missing. See cpu_per_request()."""
+    workers), of PostgreSQL and of wrk, by (group, pid); {} where /proc is missing. wrk's own
+    figure is counted from its exit (see cpu_per_request)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    used = {("load generator", os.getpid()): time.process_time()}
+    used = {("wrk", 0): os.times().children_user + os.times().children_system}
     try:
         pids = [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
     except OSError:
@@ -309,43 +329,39 @@ def cpu_seconds(*, server_pid: int) -> dict[tuple[str, int], float]:
     return used
 
 
-def cpu_per_request(before: dict, after: dict, requests: int) -> dict[str, float]:
-    """Milliseconds of CPU per request by group, between two cpu_seconds() snapshots: where the
-    machine's time went, Python in gunicorn or PostgreSQL. PostgreSQL's figure counts every
-    database's work meanwhile, and misses a backend that exited before the second snapshot."""
-    spent = {"gunicorn": 0.0, "postgres": 0.0, "load generator": 0.0}
+def cpu_per_request(before: dict, after: dict, drop_offs: int) -> dict[str, float]:
+    """Milliseconds of CPU per drop-off by group, between two cpu_seconds() snapshots: where the
+    machine's time went. PostgreSQL's figure counts every database's work meanwhile; wrk's is
+    this process's children's time (wrk is the only child that runs in between)."""
+    spent = {"gunicorn": 0.0, "postgres": 0.0, "wrk": 0.0}
     for (group, pid), seconds in after.items():
         spent[group] += seconds - before.get((group, pid), 0.0)
-    return {group: total * 1000 / requests for group, total in spent.items()}
-
-
-def percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
+    return {group: total * 1000 / drop_offs for group, total in spent.items()}
 
 
 def main() -> int:
+    missing = [tool for tool in ("pgbench", "wrk") if shutil.which(tool) is None]
+    if missing:
+        sys.exit(f"bench_api.py needs {' and '.join(missing)}: apt-get install postgresql-client wrk")
     ensure_database(os.environ["DATABASE_URL"])
     data = set_up()
+    check_same_sql(data)
     load_before = os.getloadavg()[0]
     server = start_gunicorn()
     try:
-        pg_single = run_pgbench(data)
-        cpu_before = cpu_seconds(server_pid=server.pid)
-        single, single_latencies, seconds, single_failed, single_answered = load(data, batch=False)
-        cpu_after = cpu_seconds(server_pid=server.pid)
-        pg_batch = run_pgbench(data)
-        cpu_batch_before = cpu_seconds(server_pid=server.pid)
-        batched, _batch_latencies, batch_seconds, batch_failed, batch_answered = load(data, batch=True)
-        cpu_batch_after = cpu_seconds(server_pid=server.pid)
+        pg_single = run_pgbench(data, batch=False)
+        single, single_cpu = measure(data, batch=False, server_pid=server.pid)
+        pg_batch = run_pgbench(data, batch=True) * BATCH_SIZE
+        batched, batch_cpu = measure(data, batch=True, server_pid=server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
-    rps = single / seconds
-    p50 = percentile(single_latencies, 50) * 1000
-    p99 = percentile(single_latencies, 99) * 1000
-    batch_rate = batched / batch_seconds
+    rps = single["recorded"] / single["seconds"]
+    p50, p99 = single["p50_us"] / 1000, single["p99_us"] / 1000
+    batch_rate = batched["recorded"] / batched["seconds"]
     single_ratio, batch_ratio = rps / pg_single, batch_rate / pg_batch
+    failed = {"single": single["bad"] + single["socket_errors"], "batch": batched["bad"] + batched["socket_errors"]}
     rows = [
         ("single POST /dropoffs/ (req/s)", rps, pg_single, single_ratio, f">= {SINGLE_RATIO_TARGET:.0%}",
          single_ratio >= SINGLE_RATIO_TARGET),
@@ -354,30 +370,24 @@ def main() -> int:
         (f"batched drop-offs ({BATCH_SIZE}/request, /s)", batch_rate, pg_batch, batch_ratio,
          f">= {BATCH_RATIO_TARGET:.0%}", batch_ratio >= BATCH_RATIO_TARGET),
     ]  # fmt: skip
-    print(
-        f"\n{CLIENTS} clients, {seconds:.0f} s each; gunicorn {GUNICORN_WORKERS} workers x {GUNICORN_THREADS} threads"
-    )
+    print(f"\n{CLIENTS} clients, {DURATION:.0f} s each; gunicorn {GUNICORN_WORKERS} sync workers")
     print(
         f"load average (1 min) before the run: {load_before:.2f}, after: {os.getloadavg()[0]:.2f}"
         f" on {os.cpu_count()} cores"
     )
-    print(f"failed requests: single {single_failed}, batch {batch_failed}")
-    if cpu_before and single_answered:
-        spent = cpu_per_request(cpu_before, cpu_after, single_answered)
-        print("CPU per single POST (ms): " + ", ".join(f"{name} {ms:.2f}" for name, ms in spent.items()))
-    if cpu_batch_before and batch_answered:
-        spent = cpu_per_request(cpu_batch_before, cpu_batch_after, batch_answered * BATCH_SIZE)
-        print("CPU per batched drop-off (ms): " + ", ".join(f"{name} {ms:.2f}" for name, ms in spent.items()))
-    print(f"{'figure':<42}{'value':>10}{'pgbench tps':>13}{'ratio':>8}  {'target':<10}pass")
+    print(f"failed requests: single {failed['single']}, batch {failed['batch']}")
+    for label, spent in (("single POST", single_cpu), ("batched drop-off", batch_cpu)):
+        print(f"CPU per {label} (ms): " + ", ".join(f"{name} {ms:.2f}" for name, ms in spent.items()))
+    print(f"{'figure':<42}{'value':>10}{'pgbench':>10}{'ratio':>8}  {'target':<10}pass")
     for name, value, reference, ratio, target, ok in rows:
-        ref = f"{reference:13.1f}" if reference is not None else " " * 13
+        ref = f"{reference:10.1f}" if reference is not None else " " * 10
         rat = f"{ratio:8.1%}" if ratio is not None else " " * 8
         print(f"{name:<42}{value:10.1f}{ref}{rat}  {target:<10}{'yes' if ok else 'NO'}")
     print(f"RESULT api_single_ratio={single_ratio:.3f} api_p99_ms={p99:.1f} api_batch_ratio={batch_ratio:.3f}")
     figure("single drop-off POSTs", rps, "req/s", reference=pg_single, target=rows[0][4], passed=rows[0][5])
     figure("single drop-off POSTs: p99 latency", p99, "ms", reference=None, target=rows[2][4], passed=rows[2][5])
     figure("batched drop-offs", batch_rate, "/s", reference=pg_batch, target=rows[3][4], passed=rows[3][5])
-    return 0 if all(row[-1] for row in rows) and not single_failed and not batch_failed else 1
+    return 0 if all(row[-1] for row in rows) and not any(failed.values()) else 1
 
 
 if __name__ == "__main__":

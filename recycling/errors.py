@@ -25,6 +25,11 @@ class UnknownMember(DomainError):
     default_message = _("No member has this member code.")
 
 
+class UnknownStation(DomainError):
+    code = "unknown_station"
+    default_message = _("There is no such station.")
+
+
 class StationInactive(DomainError):
     code = "station_inactive"
     default_message = _("This station is not active.")

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,10 +19,10 @@ from django.utils.translation import gettext as _
 from audit.models import AuditEvent
 from audit.services import record_event
 from stations.models import Station
-from stations.selectors import works_at
+from stations.selectors import station_for_staff, works_at
 
 from . import errors
-from .days import shanghai_day
+from .days import day_bounds, shanghai_day
 from .ledger import lock_member_and_issuance, post_transfer, reverse_transfer
 from .mobile import normalize_mobile
 from .models import (
@@ -84,7 +84,7 @@ def register_member(*, mobile: str, password: str | None = None) -> Member:
 
 def record_dropoff(
     *,
-    station: Station,
+    station: Station | int,
     member_code: str,
     cartons: int,
     staff: AbstractBaseUser,
@@ -95,23 +95,17 @@ def record_dropoff(
 
     Points = cartons within the member's daily cap x the earning rule in force at the station's
     city at `occurred_at` (default: now). Both the rule and the capped count are stored on the
-    drop-off so its points stay explainable after the rule changes.
+    drop-off so its points stay explainable after the rule changes. `station` is a Station or
+    its id (the API passes the id it was sent; an unknown one is refused with UnknownStation).
 
     Idempotent: a retry with the same key returns the first drop-off (replayed=True) and credits
     nothing again; the same key with different station, member or cartons is refused.
+
+    The checks of the request itself come first; then, on PostgreSQL, one call to the database
+    function recycling_record_dropoff() reads and writes everything else (recycling/migrations/
+    0006_record_dropoff_function.py); elsewhere the same steps run through the ORM.
     """
     _check_idempotency_key(idempotency_key)
-    if not works_at(user=staff, station=station):
-        raise errors.NotStationStaff()
-    code = (member_code or "").strip().upper()
-    # One query finds the member and whether this key was used before; only then is the earlier
-    # drop-off read (a replay, or the same key with another request), before any other check.
-    member = member_for_dropoff(code=code, idempotency_key=idempotency_key)
-    if member is None or member.dropoff_with_key is not None:
-        replay = _replay_dropoff(idempotency_key, station=station, member_code=member_code, cartons=cartons)
-        if replay:
-            return replay
-
     if not is_whole_number(cartons):
         raise errors.InvalidCartonCount(_("The number of cartons must be a whole number."))
     if not MIN_CARTONS_PER_DROPOFF <= cartons <= MAX_CARTONS_PER_DROPOFF:
@@ -119,15 +113,138 @@ def record_dropoff(
             _("A drop-off has %(min)s to %(max)s cartons.")
             % {"min": MIN_CARTONS_PER_DROPOFF, "max": MAX_CARTONS_PER_DROPOFF}
         )
-    if member is None:
-        raise errors.UnknownMember()
-    if not station.is_active:
-        raise errors.StationInactive()
     now = timezone.now()
     occurred_at = occurred_at or now
     if occurred_at > now + CLOCK_SKEW_ALLOWANCE:
         raise errors.InvalidTime()
-    rule = earning_terms_in_force(city=station.city, at=occurred_at)  # the rule and the factor, one query
+    request = DropOffRequest(
+        station=station,
+        member_code=(member_code or "").strip().upper(),
+        cartons=cartons,
+        staff=staff,
+        idempotency_key=idempotency_key,
+        occurred_at=occurred_at,
+        now=now,
+    )
+    result = _write_dropoff_in_database(request) if _writes_in_database() else _write_dropoff_with_orm(request)
+    if not result.replayed and shanghai_day(occurred_at) < shanghai_day(now):
+        recompute_after_commit(shanghai_day(occurred_at))  # a late drop-off changes an earlier day
+    return result
+
+
+@dataclass(frozen=True)
+class DropOffRequest:
+    """record_dropoff()'s arguments once checked, for the two writers below."""
+
+    station: Station | int
+    member_code: str  # stripped, upper case
+    cartons: int
+    staff: AbstractBaseUser
+    idempotency_key: str
+    occurred_at: datetime
+    now: datetime
+
+    @property
+    def station_id(self) -> int:
+        return self.station if isinstance(self.station, int) else self.station.pk
+
+
+def _writes_in_database() -> bool:
+    """Whether record_dropoff() calls the PostgreSQL function (tests switch it off to run the ORM path there)."""
+    return connection.vendor == "postgresql"
+
+
+# The database function's refusals, by the result code it returns.
+_REFUSALS = {
+    error.code: error
+    for error in (
+        errors.UnknownStation,
+        errors.NotStationStaff,
+        errors.IdempotencyKeyReused,
+        errors.UnknownMember,
+        errors.StationInactive,
+        errors.NoEarningRule,
+        errors.NoEmissionFactor,
+    )
+}
+
+
+def _write_dropoff_in_database(request: DropOffRequest) -> DropOffResult:
+    """One call to recycling_record_dropoff(): in autocommit its own transaction, else part of the caller's."""
+    day = shanghai_day(request.occurred_at)
+    day_start, day_end = day_bounds(day)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT * FROM recycling_record_dropoff(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                request.station_id,
+                request.member_code,
+                request.cartons,
+                request.staff.pk,
+                request.staff.is_superuser,
+                request.idempotency_key,
+                request.occurred_at,
+                day,
+                day_start,
+                day_end,
+                request.now,
+            ],
+        )
+        (outcome, dropoff_id, station_code, member_id, mobile, earning_cartons, points, rule_id, factor_id, balance) = (
+            cursor.fetchone()
+        )
+    if outcome in _REFUSALS:
+        raise _REFUSALS[outcome]()
+    if outcome == "replayed":
+        earlier = DropOff.objects.select_related("station", "member").get(pk=dropoff_id)
+        return DropOffResult(dropoff=earlier, balance=balance, replayed=True)
+    if outcome != "created":
+        raise RuntimeError(f"recycling_record_dropoff() returned {outcome!r}")
+    dropoff = DropOff(
+        id=dropoff_id,
+        station_id=request.station_id,
+        member_id=member_id,
+        cartons=request.cartons,
+        earning_cartons=earning_cartons,
+        points=points,
+        rule_id=rule_id,
+        emission_factor_id=factor_id,
+        logged_by_id=request.staff.pk,
+        occurred_at=request.occurred_at,
+        recorded_at=request.now,
+        idempotency_key=request.idempotency_key,
+    )
+    dropoff._state.adding, dropoff._state.db = False, connection.alias  # as loaded: saving it updates, not inserts
+    # What the drop-off's serializers read of its station and member; any other field loads on access.
+    if isinstance(request.station, Station):
+        dropoff.station = request.station
+    else:
+        dropoff.station = Station.from_db(connection.alias, ["id", "code"], [request.station_id, station_code])
+    dropoff.member = Member.from_db(connection.alias, ["id", "mobile"], [member_id, mobile])
+    return DropOffResult(dropoff=dropoff, balance=balance, replayed=False)
+
+
+def _write_dropoff_with_orm(request: DropOffRequest) -> DropOffResult:
+    """record_dropoff()'s reads and writes through the ORM: the reference for the database function."""
+    station = request.station
+    if isinstance(station, int):
+        station = station_for_staff(user=request.staff, station_id=station)  # and remembers works_at()'s answer
+        if station is None:
+            raise errors.UnknownStation()
+    if not works_at(user=request.staff, station=station):
+        raise errors.NotStationStaff()
+    # One query finds the member and whether this key was used before; only then is the earlier
+    # drop-off read (a replay, or the same key with another request), before any other check.
+    member = member_for_dropoff(code=request.member_code, idempotency_key=request.idempotency_key)
+    if member is None or member.dropoff_with_key is not None:
+        replay = _replay_dropoff(request, station=station)
+        if replay:
+            return replay
+    if member is None:
+        raise errors.UnknownMember()
+    if not station.is_active:
+        raise errors.StationInactive()
+    rule = earning_terms_in_force(city=station.city, at=request.occurred_at)  # the rule and the factor, one query
     if rule is None:
         raise errors.NoEarningRule()
     if rule.emission_factor_in_force_id is None:
@@ -140,20 +257,20 @@ def record_dropoff(
             # is no business row to lock first.
             member_account, issuer = lock_member_and_issuance(member_account_id=member.account.pk, station=station)
             # The member's account lock serializes this member's drop-offs, so the cap count is exact.
-            already = earning_cartons_on_day(member=member, at=occurred_at)
-            earning_cartons = max(0, min(cartons, rule.daily_carton_cap - already))
+            already = earning_cartons_on_day(member=member, at=request.occurred_at)
+            earning_cartons = max(0, min(request.cartons, rule.daily_carton_cap - already))
             dropoff = DropOff.objects.create(
                 station=station,
                 member=member,
-                cartons=cartons,
+                cartons=request.cartons,
                 earning_cartons=earning_cartons,
                 points=earning_cartons * rule.points_per_carton,
                 rule=rule,
                 emission_factor_id=rule.emission_factor_in_force_id,
-                logged_by=staff,
-                occurred_at=occurred_at,
-                recorded_at=now,
-                idempotency_key=idempotency_key,
+                logged_by=request.staff,
+                occurred_at=request.occurred_at,
+                recorded_at=request.now,
+                idempotency_key=request.idempotency_key,
             )
             if dropoff.points:
                 post_transfer(
@@ -164,17 +281,15 @@ def record_dropoff(
                     idempotency_key=f"dropoff:{dropoff.pk}:earning",
                     dropoff=dropoff,
                     station=station,
-                    at=now,
+                    at=request.now,
                 )
-            change_carton_inventory(station=station, by=cartons)
+            change_carton_inventory(station=station, by=request.cartons)
             if member.home_station_id is None:
                 Member.objects.filter(pk=member.pk, home_station__isnull=True).update(home_station=station)
             balance = member_account.balance
-            if shanghai_day(occurred_at) < shanghai_day(now):
-                recompute_after_commit(shanghai_day(occurred_at))  # a late drop-off changes an earlier day
     except IntegrityError:
         # A concurrent request with the same key committed first: return its drop-off.
-        replay = _replay_dropoff(idempotency_key, station=station, member_code=member_code, cartons=cartons)
+        replay = _replay_dropoff(request, station=station)
         if replay:
             return replay
         raise
@@ -329,14 +444,14 @@ def _check_idempotency_key(key: str) -> None:
         raise errors.InvalidIdempotencyKey()
 
 
-def _replay_dropoff(key: str, *, station: Station, member_code: str, cartons: int) -> DropOffResult | None:
-    existing = DropOff.objects.filter(idempotency_key=key).select_related("member__account").first()
+def _replay_dropoff(request: DropOffRequest, *, station: Station) -> DropOffResult | None:
+    existing = DropOff.objects.filter(idempotency_key=request.idempotency_key).select_related("member__account").first()
     if existing is None:
         return None
     same_request = (
         existing.station_id == station.pk
-        and existing.member.code == (member_code or "").strip().upper()
-        and existing.cartons == cartons
+        and existing.member.code == request.member_code
+        and existing.cartons == request.cartons
     )
     if not same_request:
         raise errors.IdempotencyKeyReused()

@@ -200,7 +200,7 @@ GREENBOX_RESERVATION_EXPIRY_DAYS = 3
 # Django's cache: Redis when REDIS_URL is set (shared by every web worker, so the API's
 # throttles count across processes), else local memory (per process: fine for development).
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "config.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from recycling import errors
+from recycling import errors, services
 from recycling.audit import (
     balances_sum_to_zero,
     cached_balances_match_transfers,
@@ -36,6 +36,18 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+# On PostgreSQL record_dropoff() writes through the database function recycling_record_dropoff();
+# the ORM path is the reference it must match, so there every test here runs through both.
+DROPOFF_WRITERS = ["database function", "orm"] if connection.vendor == "postgresql" else ["orm"]
+
+
+@pytest.fixture(autouse=True, params=DROPOFF_WRITERS)
+def dropoff_writer(request, monkeypatch) -> str:
+    if request.param == "orm":
+        monkeypatch.setattr(services, "_writes_in_database", lambda: False)
+    return request.param
+
 
 # 2024-03-01 in Shanghai runs from 2024-02-29 16:00 UTC to 2024-03-01 16:00 UTC.
 LAST_MINUTE_OF_MARCH_1 = datetime(2024, 3, 1, 15, 59, tzinfo=UTC)
