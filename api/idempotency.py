@@ -8,31 +8,34 @@ characters, e.g. a UUID), scoped to the user who sends it:
 - same key, different request: 422 `idempotency_key_mismatch`;
 - same key while the first request is still running: 409 `idempotency_request_in_progress`.
 
-How (`idempotent()` wraps a view's post()):
+How (`idempotent()` wraps a view's post()); the fingerprint is the SHA-256 of the method, the
+path and the canonical JSON body:
 
-1. Claim. The IdempotencyRecord (user, key, fingerprint = SHA-256 of method, path and the
-   canonical JSON body, status `in_progress`) is INSERTed in a transaction of its own (one
-   autocommit statement) and so committed at once. The unique (user, key) stops a concurrent
-   duplicate at its INSERT (on PostgreSQL it waits for the first INSERT's commit, which is
-   immediate); it then reads the record and answers 422, a replay, or 409. The claim cannot
-   join the write's transaction: uncommitted, it would be invisible to a duplicate, which would
-   then wait on the unique index for the whole request and get a replay instead of the 409.
-2. Run the view. `atomic=True`: the view (its service opens its own atomic block, which nests
-   as a savepoint) and the UPDATE that stores the response on the record run in one
-   transaction, so the write and its remembered response commit together or not at all.
-   `atomic=False` is for views whose services must run outside any transaction
-   (rewards.services.reserve_reward and donate, which remember their refusals in a transaction
-   of their own) and for the batch endpoint (one transaction per item); the response is stored
-   right after. A crash in between leaves the record `in_progress`; the retry after the lock
-   timeout runs the view again, and the services' own idempotency keys (derived from this key
-   by `service_key()`) make the second run return the first outcome instead of writing twice.
+1. Views whose write is one transaction (`atomic=True`: drop-offs, voids, cancellations,
+   collections). One transaction holds everything: lock_key() takes the key for it and reads
+   its record; then the view runs, and store() INSERTs the record with the response. The write
+   and its remembered response commit together or not at all, in one commit. On PostgreSQL the
+   lock is a transaction-level advisory lock on the user's key, taken without waiting: a
+   duplicate that finds it held gets the 409 at once, and a request that dies (a killed worker,
+   a lost connection) releases it with its transaction, leaving no record. Elsewhere (SQLite,
+   the embedded default) write transactions run one at a time, so a duplicate simply waits and
+   then finds the record.
+2. Views whose services must run outside any transaction (`atomic=False`: rewards.services.
+   reserve_reward and donate, which remember their refusals in a transaction of their own, and
+   the batch endpoint, one transaction per item). The key is claimed first by an INSERT of the
+   record (`in_progress`) in a transaction of its own, committed at once so that a duplicate
+   sees it (the unique (user, key) stops the duplicate's INSERT; it then reads the record and
+   answers 422, a replay, or 409); the response is stored after the view. A crash in between
+   leaves the record `in_progress`; the retry after the lock timeout runs the view again, and
+   the services' own idempotency keys (derived from this key by `service_key()`) make the
+   second run return the first outcome instead of writing twice.
 3. A refusal by the domain (DomainError) is stored and replayed like a success: nothing was
    written, and the same request gets the same answer. A request that fails validation, is
-   not found or crashes releases its claim (the record is deleted): nothing ran, and the
+   not found or crashes stores nothing (its claim, if any, is released): nothing ran, and the
    client may fix the request and send it again with the same key.
-4. A request that died without releasing its claim (a killed worker) leaves it `in_progress`;
-   after GREENBOX_API_IDEMPOTENCY_LOCK_TIMEOUT_SECONDS a duplicate takes the claim over (a
-   compare-and-set on `lock_token`) and runs the request.
+4. A record left `in_progress` (a claim whose request died) is taken over by a duplicate after
+   GREENBOX_API_IDEMPOTENCY_LOCK_TIMEOUT_SECONDS (a compare-and-set on `lock_token`), which runs
+   the request.
 
 Records are kept GREENBOX_API_IDEMPOTENCY_RETENTION_HOURS (24 h); purge_expired_records() deletes
 older ones, run daily by the Celery beat task api.purge_idempotency_records (scheduled by
@@ -50,7 +53,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -135,27 +138,80 @@ def claim(*, user, key: str, request: Request) -> Claim | Response:
     record = IdempotencyRecord.objects.filter(user=user, key=key).first()
     if record is None:  # released or purged meanwhile: the caller may simply retry
         raise IdempotencyRequestInProgress()
-    if record.fingerprint != fingerprint:
-        raise IdempotencyKeyMismatch()
-    if record.status == IdempotencyRecord.Status.COMPLETED:
-        return replay(record)
-    stale_before = timezone.now() - timedelta(seconds=settings.GREENBOX_API_IDEMPOTENCY_LOCK_TIMEOUT_SECONDS)
-    if record.locked_at < stale_before:
-        # The request holding the key has died (or runs far too long): take the claim over.
-        taken = IdempotencyRecord.objects.filter(
-            pk=record.pk,
-            status=IdempotencyRecord.Status.IN_PROGRESS,
-            lock_token=record.lock_token,
-            locked_at__lt=stale_before,
-        ).update(lock_token=token, locked_at=timezone.now())
-        if taken:
-            return Claim(record_id=record.pk, token=token)
+    answer = answer_duplicate(record, fingerprint=fingerprint)
+    if answer is not None:
+        return answer
+    # The request holding the key has died (or runs far too long): take the claim over.
+    taken = IdempotencyRecord.objects.filter(
+        pk=record.pk, status=IdempotencyRecord.Status.IN_PROGRESS, lock_token=record.lock_token
+    ).update(lock_token=token, locked_at=timezone.now())
+    if taken:
+        return Claim(record_id=record.pk, token=token)
     raise IdempotencyRequestInProgress()
 
 
-def replay(record: IdempotencyRecord) -> Response:
-    # json.loads keeps the stored key order, so the body renders to the same bytes.
-    return Response(json.loads(record.response_body), status=record.response_status, headers={REPLAYED_HEADER: "true"})
+def answer_duplicate(record: IdempotencyRecord, *, fingerprint: str) -> Response | None:
+    """What a request gets whose key has a record: the replay of the first response, or a 422 or
+    409 (raised); None when the record was left in progress by a request that has died (or
+    runs far too long), which the caller may take over."""
+    if record.fingerprint != fingerprint:
+        raise IdempotencyKeyMismatch()
+    if record.status == IdempotencyRecord.Status.COMPLETED:
+        # json.loads keeps the stored key order, so the body renders to the same bytes.
+        body = json.loads(record.response_body)
+        return Response(body, status=record.response_status, headers={REPLAYED_HEADER: "true"})
+    stale_before = timezone.now() - timedelta(seconds=settings.GREENBOX_API_IDEMPOTENCY_LOCK_TIMEOUT_SECONDS)
+    if record.locked_at < stale_before:
+        return None
+    raise IdempotencyRequestInProgress()
+
+
+def lock_key(*, user_id: int, key: str) -> IdempotencyRecord | None:
+    """Take the key for the current transaction and return its record, if any (only the fields
+    answer_duplicate() reads). Raises IdempotencyRequestInProgress when a request holding the key
+    is running (PostgreSQL: its advisory lock is held, see the module docstring)."""
+    if connection.vendor != "postgresql":
+        return IdempotencyRecord.objects.filter(user_id=user_id, key=key).first()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM api_lock_idempotency_key(%s, %s)", [user_id, key])
+        locked, record_id, fingerprint, status, response_status, response_body, locked_at = cursor.fetchone()
+    if not locked:
+        raise IdempotencyRequestInProgress()
+    if record_id is None:
+        return None
+    return IdempotencyRecord(
+        pk=record_id,
+        fingerprint=fingerprint,
+        status=status,
+        response_status=response_status,
+        response_body=response_body,
+        locked_at=locked_at,
+    )
+
+
+STORE = """
+INSERT INTO api_idempotencyrecord (user_id, key, method, path, fingerprint, status, lock_token, locked_at,
+    response_status, response_body, created_at, completed_at)
+VALUES (%s, %s, %s, %s, %s, 'completed', '', %s, %s, %s, %s, %s)
+ON CONFLICT (user_id, key) DO UPDATE SET
+    status = excluded.status, lock_token = excluded.lock_token, response_status = excluded.response_status,
+    response_body = excluded.response_body, completed_at = excluded.completed_at
+WHERE api_idempotencyrecord.status = 'in_progress'
+"""
+
+
+def store(*, request: Request, key: str, fingerprint: str, response: Response) -> None:
+    """Record the request's response under its key, in the caller's transaction; a record left
+    in progress by a request that died is completed. One statement, without the ORM: it runs
+    on every write with a key."""
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    body = json.dumps(response.data, cls=JSONEncoder, ensure_ascii=False)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            STORE,
+            [request.user.pk, key, request.method, request.path[:300], fingerprint, now, response.status_code, body]
+            + [now, now],
+        )
 
 
 def idempotent(*, atomic: bool = True):
@@ -169,44 +225,58 @@ def idempotent(*, atomic: bool = True):
         def wrapper(view, request: Request, *args, **kwargs):
             key = request.headers.get(HEADER)
             request.service_idempotency_key = service_key(user_id=request.user.pk, key=key)
-            if key is None:
-                return _run(method, view, request, args, kwargs, atomic=atomic, claim=None)
-            if not is_valid_key(key):
+            if key is not None and not is_valid_key(key):
                 raise IdempotencyKeyInvalid()
+            run = functools.partial(method, view, request, *args, **kwargs)
+            if atomic:
+                return _run_in_one_transaction(run, request=request, key=key)
+            if key is None:
+                return _answer(run)
             claimed = claim(user=request.user, key=key, request=request)
             if isinstance(claimed, Response):
                 return claimed
-            return _run(method, view, request, args, kwargs, atomic=atomic, claim=claimed)
+            try:
+                response = _answer(run)
+            except BaseException:
+                claimed.release()
+                raise
+            with transaction.atomic():
+                claimed.complete(response)
+            return response
 
         return wrapper
 
     return decorator
 
 
-def _run(method, view, request, args, kwargs, *, atomic: bool, claim: Claim | None) -> Response:
+def _answer(run) -> Response:
+    """The view's response, or the one for the domain's refusal (its transaction rolled back)."""
     try:
-        if atomic:
-            with transaction.atomic():
-                response = method(view, request, *args, **kwargs)
-                if claim:
-                    claim.complete(response)  # committed with the write, or rolled back with it
-        else:
-            response = method(view, request, *args, **kwargs)
-            if claim:
-                with transaction.atomic():
-                    claim.complete(response)
-        return response
+        return run()
+    except DomainError as refusal:
+        return domain_error_response(refusal)
+
+
+def _run_in_one_transaction(run, *, request: Request, key: str | None) -> Response:
+    fingerprint = request_fingerprint(request) if key is not None else None
+    try:
+        with transaction.atomic():
+            if key is not None:
+                earlier = lock_key(user_id=request.user.pk, key=key)
+                answer = answer_duplicate(earlier, fingerprint=fingerprint) if earlier is not None else None
+                if answer is not None:
+                    return answer
+            response = run()
+            if key is not None:
+                store(request=request, key=key, fingerprint=fingerprint, response=response)
+            return response
     except DomainError as refusal:
         # The refused transaction rolled back; remember the refusal in a transaction of its own.
         response = domain_error_response(refusal)
-        if claim:
+        if key is not None:
             with transaction.atomic():
-                claim.complete(response)
+                store(request=request, key=key, fingerprint=fingerprint, response=response)
         return response
-    except BaseException:
-        if claim:
-            claim.release()
-        raise
 
 
 def purge_expired_records(*, now=None) -> int:

@@ -4,7 +4,9 @@ ever points, a balance or an owner: the owner is the authenticated user (or thei
 """
 
 from collections.abc import Mapping
+from datetime import datetime
 
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -189,6 +191,31 @@ class DropOffSerializer(serializers.Serializer):
     recorded_at = serializers.DateTimeField()
     void_reason = serializers.CharField()
     voided_at = serializers.DateTimeField(allow_null=True)
+
+    def to_representation(self, dropoff) -> dict:
+        """What the fields above give, read straight from the drop-off: DRF would first copy every
+        declared field for each serializer, a tenth of the CPU of a drop-off POST, and this runs
+        for every drop-off the API records or lists. tests/api/test_serializers.py checks that it
+        gives exactly what DRF gives from the fields."""
+        return {
+            "id": dropoff.id,
+            "station": dropoff.station_id,
+            "station_code": dropoff.station.code,
+            "member": dropoff.member.masked_mobile,
+            "cartons": dropoff.cartons,
+            "earning_cartons": dropoff.earning_cartons,
+            "points": dropoff.points,
+            "status": dropoff.status,
+            "occurred_at": local_iso(dropoff.occurred_at),
+            "recorded_at": local_iso(dropoff.recorded_at),
+            "void_reason": dropoff.void_reason,
+            "voided_at": local_iso(dropoff.voided_at) if dropoff.voided_at is not None else None,
+        }
+
+
+def local_iso(moment: datetime) -> str:
+    """A time as DRF's DateTimeField writes it: ISO 8601 in the current time zone (Shanghai)."""
+    return timezone.localtime(moment).isoformat()
 
 
 class BatchItemResultSerializer(serializers.Serializer):

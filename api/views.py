@@ -34,7 +34,7 @@ from .errors import error_body
 from .idempotency import idempotent, is_valid_key, service_key
 from .permissions import IsMember, IsOps, IsStaffOrMember, IsStationStaff, member_of
 from .selectors import dropoffs_visible_to, member_figures
-from .throttling import StationThrottle, UserThrottle, station_id_in_body
+from .throttling import StationThrottle, UserThrottle, check_throttles, station_id_in_body
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +63,12 @@ class ApiView(GenericAPIView):
         if request.method not in self.allowed_methods:
             raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
+
+    def check_throttles(self, request):
+        """All of the view's throttles in one cache round trip (api.throttling)."""
+        wait = check_throttles(request, self, self.get_throttles())
+        if wait is not None:
+            self.throttled(request, wait)
 
     def get_permissions(self):
         method = "GET" if self.request.method == "HEAD" else self.request.method

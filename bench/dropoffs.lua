@@ -1,16 +1,17 @@
 -- wrk's script for bench/bench_api.py: station devices POSTing drop-offs.
 --
---   wrk -c 12 -s bench/dropoffs.lua http://127.0.0.1:8765 -- MODE BATCH_SIZE MEMBERS CODE_PREFIX STATION:TOKEN ...
+--   wrk -t 12 -c 12 -s bench/dropoffs.lua http://127.0.0.1:8765 -- MODE BATCH_SIZE MEMBERS CODE_PREFIX STATION:TOKEN ...
 --
--- MODE is "single" (POST /api/v1/dropoffs/, one drop-off) or "batch" (POST /api/v1/dropoffs/batch/,
--- BATCH_SIZE drop-offs, each with its own key). Every request goes to a random one of the given
--- stations with the token of that station's staff, for a random one of the MEMBERS bench members
--- (codes CODE_PREFIX followed by the number in 11 digits), with a fresh Idempotency-Key. Each
--- answer is checked: 201 (single) or 200 with every item created (batch). done() prints one line,
--- WRK {...}, with the counts and the latency percentiles in microseconds.
+-- One connection per thread, each a station's device: thread n sends the n-th STATION:TOKEN's
+-- drop-offs, one request after the other, as a station's device does (and as pgbench's client n
+-- does in bench_api.py). MODE is "single" (POST /api/v1/dropoffs/, one drop-off) or "batch"
+-- (POST /api/v1/dropoffs/batch/, BATCH_SIZE drop-offs, each with its own key), each for a random
+-- one of the MEMBERS bench members (codes CODE_PREFIX followed by the number in 11 digits), with
+-- a fresh Idempotency-Key. Each answer is checked: 201 (single) or 200 with every item created
+-- (batch). done() prints one line, WRK {...}, with the counts and the latency percentiles in
+-- microseconds.
 
-local mode, batch_size, members, prefix
-local stations = {}
+local mode, batch_size, members, prefix, station
 sent, good, bad, recorded = 0, 0, 0, 0  -- globals: done() reads them from each thread
 local threads = {}
 
@@ -25,19 +26,17 @@ end
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("device", #threads)
 end
 
 function init(args)
   mode, batch_size, members, prefix = args[1], tonumber(args[2]), tonumber(args[3]), args[4]
-  for i = 5, #args do
-    local station, token = string.match(args[i], "^(%d+):(%w+)$")
-    table.insert(stations, { id = station, token = token })
-  end
-  math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)"), 16) % 100000)
+  local id, token = string.match(args[4 + device], "^(%d+):(%w+)$")
+  station = { id = id, token = token }
+  math.randomseed(os.time() * 100 + device)
 end
 
 function request()
-  local station = stations[math.random(#stations)]
   local headers = {
     ["Authorization"] = "Token " .. station.token,
     ["Content-Type"] = "application/json",

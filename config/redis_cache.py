@@ -1,4 +1,5 @@
-"""Django's Redis cache backend, keeping one redis.Redis client per connection pool.
+"""Django's Redis cache backend, keeping one redis.Redis client per connection pool, with
+pipelines for callers that send several commands at once (api.throttling).
 
 Django's RedisCacheClient builds a new redis.Redis for every cache call, and redis-py builds its
 table of response callbacks (some 170 entries) in each: a third of a millisecond of CPU per call,
@@ -27,3 +28,8 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def pipeline(self):
+        """A redis-py pipeline (no MULTI): its commands go in one round trip at execute(). Keys
+        are the caller's to make, with make_and_validate_key()."""
+        return self._cache.get_client(write=True).pipeline(transaction=False)

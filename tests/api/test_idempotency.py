@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from api.idempotency import purge_expired_records
@@ -254,3 +254,46 @@ def test_20_concurrent_duplicates_write_once(transactional_db):
     originals = [r for r in created if "Idempotent-Replayed" not in r.headers]
     assert len(originals) == 1
     assert all(r.content == originals[0].content for r in created)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_of_a_request_still_running_is_a_409_at_once_and_the_key_is_free_after_a_crash():
+    """On PostgreSQL the key is an advisory lock held by the first request's transaction: a
+    duplicate meanwhile gets the 409 without waiting; the first request dying (its transaction
+    rolled back) leaves no record behind, and the key serves the next request."""
+    from api.idempotency import lock_key
+    from tests.factories import CityFactory, EarningRuleFactory, MemberFactory, StationFactory, StationStaffFactory
+
+    station = StationFactory(city=CityFactory(code="HZ"))
+    EarningRuleFactory(points_per_carton=10)
+    staff = StationStaffFactory(station=station).user
+    body = {"station": station.pk, "member_code": MemberFactory().code, "cartons": 3}
+    holding, crash = threading.Event(), threading.Event()
+
+    def first_request():
+        try:
+            with transaction.atomic():
+                lock_key(user_id=staff.pk, key="running-key")
+                holding.set()
+                crash.wait(10)
+                raise RuntimeError("the worker died")
+        except RuntimeError:
+            pass
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_request)
+    first.start()
+    try:
+        assert holding.wait(10)
+        duplicate = post(token_client(staff), DROPOFFS, body, "running-key")
+    finally:
+        crash.set()
+        first.join(10)
+
+    assert duplicate.status_code == 409
+    assert duplicate.json()["error"]["code"] == "idempotency_request_in_progress"
+    assert not DropOff.objects.exists() and not IdempotencyRecord.objects.exists()
+    retry = post(token_client(staff), DROPOFFS, body, "running-key")
+    assert retry.status_code == 201 and DropOff.objects.count() == 1

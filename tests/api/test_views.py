@@ -126,13 +126,14 @@ def test_totals_filter_by_day_range_and_city(world, client_for):
 DROPOFF_POST_STATEMENTS = {
     "postgresql": [
         "token, its user, their member and whether they are station staff",  # api.authentication
-        "claim the Idempotency-Key (autocommit INSERT)",  # api.idempotency; BEGIN follows
+        # BEGIN
+        "api_lock_idempotency_key(): the key's advisory lock and its record",  # api.idempotency
         "recycling_record_dropoff(): the whole drop-off",  # recycling.services
-        "store the response on the idempotency record",  # then COMMIT
+        "INSERT the idempotency record with the response",  # api.idempotency; then COMMIT
     ],
     "sqlite": [
         "token, its user, their member and whether they are station staff",
-        "claim the Idempotency-Key (autocommit INSERT)",
+        "the Idempotency-Key's record, if any",
         "the station, its city and whether the user works there",  # stations.selectors.station_for_staff
         "the member, their account and whether the service key was used",  # recycling.selectors
         "the earning rule and the emission factor in force",  # recycling.selectors.earning_terms_in_force
@@ -144,7 +145,7 @@ DROPOFF_POST_STATEMENTS = {
         "UPDATE both balances",
         "UPDATE the carton inventory",
         "RELEASE SAVEPOINT",
-        "store the response on the idempotency record",
+        "INSERT the idempotency record with the response",
     ],
 }
 # Per batch item: the database function on PostgreSQL (its own transaction); elsewhere the
