@@ -15,8 +15,10 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 64
 class IdempotencyRecord(models.Model):
     """One POST sent with an Idempotency-Key: the key is scoped to the user who sent it.
 
-    While the request runs its status is `in_progress` (a duplicate meanwhile gets 409); once
-    it has answered, the status code and body are stored and every duplicate gets them again.
+    It holds the answer, status code and body, that every duplicate gets again. A write done in
+    one transaction stores its record, `completed`, in that transaction; the others claim the key
+    first with a record `in_progress` (a duplicate meanwhile gets 409) and complete it once they
+    have answered (api/idempotency.py).
     """
 
     class Status(models.TextChoices):
