@@ -195,6 +195,25 @@ def test_record_dropoff_allows_a_station_clock_a_little_ahead(record, member):
     assert balance_of(member) == 30
 
 
+def test_the_station_may_be_given_by_its_id(record, staff, member):
+    """The API passes the id it was sent: the same drop-off as with the Station."""
+    result = record(station=staff.station.pk)
+
+    assert result.dropoff.station_id == staff.station.pk
+    assert result.dropoff.station.code == staff.station.code
+    assert DropOff.objects.get().points == 30
+    assert balance_of(member) == 30
+
+
+def test_an_unknown_station_id_is_refused(record):
+    before = ledger_state()
+
+    with pytest.raises(errors.UnknownStation):
+        record(station=10**12)
+
+    assert ledger_state() == before
+
+
 def test_superuser_may_record_at_any_station(record, member):
     """A superuser needs no StationStaff row."""
     admin = UserFactory(is_superuser=True, is_staff=True)
