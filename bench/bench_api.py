@@ -419,15 +419,14 @@ def main() -> int:
         pg_single = run_pgbench(data, batch=False)
         single, single_cpu = measure(data, batch=False, server_pid=server.pid)
         paced, paced_failed = paced_latencies(data, rate=SINGLE_RATIO_TARGET * pg_single)
-        flat_out_rate = single["recorded"] / single["seconds"]
-        busy = {share: paced_latencies(data, rate=share * flat_out_rate) for share in BUSY_SHARES}
+        rps = single["recorded"] / single["seconds"]
+        busy = {share: paced_latencies(data, rate=share * rps) for share in BUSY_SHARES}
         pg_batch = run_pgbench(data, batch=True) * BATCH_SIZE
         batched, batch_cpu = measure(data, batch=True, server_pid=server.pid)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
 
-    rps = single["recorded"] / single["seconds"]
     p50, p99 = single["p50_us"] / 1000, single["p99_us"] / 1000
     paced_p99 = latency_ms(paced)[1]
     batch_rate = batched["recorded"] / batched["seconds"]
