@@ -39,7 +39,7 @@ test: $(VENV)/.dev-installed  ## Run the whole suite (PostgreSQL/Redis tests ski
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev-installed  ## Run every benchmark in bench/ (needs PostgreSQL) and print one table of figures
+bench: $(VENV)/.dev-installed  ## Run every benchmark in bench/ (needs PostgreSQL, Redis, pgbench and wrk) and print one table of figures
 	$(BIN)/python bench/run_all.py
 
 chaos: $(VENV)/.dev-installed  ## Two minutes of API load and faults (kills, PostgreSQL/Redis restarts), then an audit (needs root)
