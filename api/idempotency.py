@@ -209,9 +209,9 @@ def store(*, request: Request, key: str, fingerprint: str, response: Response) -
     with connection.cursor() as cursor:
         cursor.execute(
             STORE,
-            [request.user.pk, key, request.method, request.path[:300], fingerprint, now, response.status_code, body]
-            + [now, now],
-        )
+            [request.user.pk, key, request.method, request.path[:300], fingerprint, now, response.status_code, body,
+             now, now],
+        )  # fmt: skip
 
 
 def idempotent(*, atomic: bool = True):
