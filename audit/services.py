@@ -77,3 +77,8 @@ def log_line(event: AuditEvent) -> str:
         "details": event.details,
     }
     return "audit " + json.dumps(fields, cls=DjangoJSONEncoder, ensure_ascii=True, sort_keys=False)
+
+
+def audit_values(changes: dict) -> dict:
+    """The new values of a change, for an event's details: a related object by its primary key."""
+    return {field: value.pk if isinstance(value, models.Model) else value for field, value in changes.items()}

@@ -93,3 +93,23 @@ class UnknownDropOff(DomainError):
 class InvalidMovementKind(DomainError):
     code = "invalid_movement_kind"
     default_message = _("Choose whether the cartons were reused or baled.")
+
+
+class RuleInUse(DomainError):
+    code = "rule_in_use"
+    default_message = _("Drop-offs were priced with this rule: only its end can still be set.")
+
+
+class FactorInUse(DomainError):
+    code = "factor_in_use"
+    default_message = _("Drop-offs were recorded with this factor: it can no longer be changed.")
+
+
+class FactorStartOvertaken(DomainError):
+    code = "valid_from_overtaken"
+    default_message = _("Drop-offs from this day on were already recorded with an earlier factor. Choose a later day.")
+
+
+class CampaignCompared(DomainError):
+    code = "campaign_compared"
+    default_message = _("Another campaign is compared with this one: it cannot be deleted.")

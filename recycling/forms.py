@@ -6,7 +6,6 @@ The forms only collect and shape input; recycling.services does every check that
 """
 
 import uuid
-from datetime import datetime, time
 
 from django import forms
 from django.contrib.admin import AdminSite
@@ -18,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from stations.models import Station
 from stations.selectors import stations_for_user
 
-from .days import SHANGHAI
+from .errors import FactorStartOvertaken
 from .models import (
     MAX_CARTONS_PER_DROPOFF,
     MAX_CARTONS_PER_MOVEMENT,
@@ -29,6 +28,7 @@ from .models import (
     Member,
     RecyclingCampaign,
 )
+from .rules import factor_start_overtaken
 from .services import MAX_IDEMPOTENCY_KEY_LENGTH, MAX_VOID_REASON_LENGTH
 
 
@@ -161,25 +161,10 @@ class EmissionFactorForm(forms.ModelForm):
         fields = ("name", "kg_board_per_carton", "kg_co2e_per_kg", "basis", "source", "source_url", "valid_from")
 
     def clean_valid_from(self):
-        """Refuse a start day on which drop-offs were already recorded with an older factor.
-
-        Each drop-off keeps the factor it was recorded with, so such a factor would change no
-        figure, but "in force from" would no longer explain which factor a drop-off used.
-        """
+        """Refuse a start day that drop-offs with an older factor passed (see recycling.rules)."""
         valid_from = self.cleaned_data["valid_from"]
-        overtaken = (
-            DropOff.objects.filter(
-                occurred_at__gte=datetime.combine(valid_from, time.min, tzinfo=SHANGHAI),
-                emission_factor__valid_from__lt=valid_from,
-            )
-            .exclude(emission_factor_id=self.instance.pk)
-            .exists()
-        )
-        if overtaken:
-            raise forms.ValidationError(
-                _("Drop-offs from this day on were already recorded with an earlier factor. Choose a later day."),
-                code="valid_from_overtaken",
-            )
+        if factor_start_overtaken(valid_from=valid_from, factor_id=self.instance.pk):
+            raise forms.ValidationError(FactorStartOvertaken.default_message, code=FactorStartOvertaken.code)
         return valid_from
 
 

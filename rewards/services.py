@@ -23,13 +23,13 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import F, Model
+from django.db.models import F
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
-from audit.services import record_event
+from audit.services import audit_values, record_event
 from recycling import errors as ledger_errors
 from recycling.days import shanghai_day
 from recycling.errors import DomainError
@@ -220,11 +220,6 @@ def update_campaign(*, campaign: DonationCampaign, **changes) -> DonationCampaig
     Raises django.core.exceptions.ValidationError for invalid values.
     """
     return _update(campaign, CATALOG_FIELDS["campaign"], changes)
-
-
-def audit_values(changes: dict) -> dict:
-    """The new values for the audit log: a related object by its primary key."""
-    return {field: value.pk if isinstance(value, Model) else value for field, value in changes.items()}
 
 
 def _update(instance, allowed: list[str], changes: dict):
