@@ -2,14 +2,15 @@
 or delete an event (and the database refuses UPDATE and DELETE anyway)."""
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
+
+from core.admin import ReadOnlyAdminMixin, SuperuserOnlyAdminMixin
 
 from .models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("at", "action", "username", "target_description", "address")
     list_filter = ("action", ("user", admin.RelatedOnlyFieldListFilter), "address")
     list_select_related = ("user",)
@@ -29,18 +30,3 @@ class AuditEventAdmin(admin.ModelAdmin):
         "address",
     )
     readonly_fields = fields
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False

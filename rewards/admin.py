@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import ReadOnlyAdminMixin, SuperuserEditsAdminMixin, service_form_page
 from recycling.errors import DomainError
 from stations.models import Station
 from stations.selectors import stations_for_user, works_at
@@ -28,17 +29,8 @@ from .selectors import campaign_progress, stock_for_user, waiting_reservation_by
 FORM_TEMPLATE = "admin/rewards/form_page.html"
 
 
-class SuperuserCatalogAdmin(admin.ModelAdmin):
+class SuperuserCatalogAdmin(SuperuserEditsAdminMixin, admin.ModelAdmin):
     """Superusers create and change; staff with the view permission may look; nobody deletes."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     def get_readonly_fields(self, request: HttpRequest, obj=None):
         return ("account", "created_at") if obj else ()
@@ -109,7 +101,7 @@ class CollectByCodeForm(PickupCodeForm):
 
 
 @admin.register(Redemption)
-class RedemptionAdmin(admin.ModelAdmin):
+class RedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: the only change staff make is handing a reward out, through the collect pages.
 
     The pickup code is never shown: it is what proves the member is at the counter.
@@ -137,15 +129,6 @@ class RedemptionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Redemption]:
         return super().get_queryset(request).filter(station__in=stations_for_user(user=request.user))
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
     @admin.display(description=_("collect"))
     def collect_link(self, obj: Redemption) -> str:
@@ -212,15 +195,9 @@ class RedemptionAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(reverse("admin:rewards_redemption_changelist"))
 
     def _form_page(self, request: HttpRequest, form: forms.Form, *, title: str, **extra) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title,
-            "form": form,
-            "submit_label": gettext("Collect"),
-            **extra,
-        }
-        return TemplateResponse(request, FORM_TEMPLATE, context)
+        return service_form_page(
+            self, request, form, title=title, template=FORM_TEMPLATE, submit_label=gettext("Collect"), **extra
+        )
 
 
 # --- Stock -------------------------------------------------------------------------------
@@ -294,11 +271,4 @@ class StationStockAdmin(admin.ModelAdmin):
             title = gettext("Add stock at a station")
         else:
             title = gettext("Change stock: %(stock)s") % {"stock": stock}
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "title": title,
-            "form": form,
-            "submit_label": gettext("Save"),
-        }
-        return TemplateResponse(request, FORM_TEMPLATE, context)
+        return service_form_page(self, request, form, title=title, template=FORM_TEMPLATE, submit_label=gettext("Save"))

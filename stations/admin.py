@@ -9,35 +9,17 @@ closes is made inactive.
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.admin import SuperuserEditsAdminMixin, SuperuserOnlyAdminMixin
 from stations.selectors import stations_for_user
 
 from .models import City, Station, StationStaff
 
 
-class SuperuserManagedAdmin(admin.ModelAdmin):
-    """Only superusers see and change these, whatever model permissions a staff user holds."""
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
-
-
 @admin.register(City)
-class CityAdmin(SuperuserManagedAdmin):
+class CityAdmin(SuperuserOnlyAdminMixin, SuperuserEditsAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name_zh", "name", "province")
     list_filter = ("province",)
     search_fields = ("code", "name", "name_zh")
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 class StationStaffInline(admin.TabularInline):
@@ -47,7 +29,7 @@ class StationStaffInline(admin.TabularInline):
 
 
 @admin.register(Station)
-class StationAdmin(admin.ModelAdmin):
+class StationAdmin(SuperuserEditsAdminMixin, admin.ModelAdmin):
     list_display = ("code", "name", "city", "opening_hours", "is_active")
     list_filter = ("is_active",)
     list_select_related = ("city",)
@@ -67,18 +49,9 @@ class StationAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return [StationStaffInline] if request.user.is_superuser else []
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_superuser
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return request.user.is_superuser
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 @admin.register(StationStaff)
-class StationStaffAdmin(SuperuserManagedAdmin):
+class StationStaffAdmin(SuperuserOnlyAdminMixin, SuperuserEditsAdminMixin, admin.ModelAdmin):
     """Who works where. Removing someone from a station (delete) is allowed: it is an assignment,
     not a record the ledger refers to."""
 
