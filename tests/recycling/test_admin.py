@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from recycling.admin import StationFilter
+from recycling.admin.desk import StationFilter
 from recycling.models import Account, DropOff, EarningRule, Member, Transfer
 from recycling.services import record_dropoff
 from tests.factories import (

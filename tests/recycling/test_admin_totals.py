@@ -13,7 +13,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from kombu.exceptions import OperationalError as BrokerError
 
-from recycling.admin import MAX_RECOMPUTE_DAYS
+from recycling.admin.totals import MAX_RECOMPUTE_DAYS
 from recycling.models import DailyCityTotal, DailyStationTotal, EmissionFactor, RecyclingCampaign
 from tests.factories import (
     CityFactory,

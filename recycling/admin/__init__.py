@@ -1,0 +1,16 @@
+"""The recycling admin, one module a part:
+
+- desk: what station staff do at the counter (log and void drop-offs, record cartons reused or
+  baled, read their cartons on hand); each form's save is one recycling.services call.
+- rules: earning rules, emission factors and recycling campaigns, which superusers set; each
+  save is one recycling.rules call, which writes the audit event.
+- members, ledger, totals: read-only views (members, accounts and transfers, daily totals) on
+  core.admin.ReadOnlyAdminMixin.
+
+Superusers see everything. The daily totals follow the model view permission, so an operations
+group can later be given them without being superusers.
+"""
+
+from . import desk, ledger, members, rules, totals
+
+__all__ = ["desk", "ledger", "members", "rules", "totals"]
