@@ -18,7 +18,8 @@ class InvalidKey(DomainError):
 class KeyInProgress(DomainError):
     """Another request holding this key, in this scope, is still running."""
 
-    code = "idempotency_key_in_progress"
+    # The code the API has always answered this 409 with: clients retry on it.
+    code = "idempotency_request_in_progress"
     default_message = _("A request with this idempotency key is still being processed; retry once it has finished.")
 
 

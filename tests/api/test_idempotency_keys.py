@@ -60,7 +60,7 @@ def test_a_replayed_result_is_marked_and_a_first_one_is_not():
 @pytest.mark.parametrize(
     ("refusal", "status", "code"),
     [
-        (KeyInProgress(), 409, "idempotency_key_in_progress"),
+        (KeyInProgress(), 409, "idempotency_request_in_progress"),
         (KeyReused(), 422, "idempotency_key_reused"),
         (InvalidKey(), 400, "invalid_idempotency_key"),
         (OutOfStock(), 409, "out_of_stock"),  # a domain refusal keeps the status api.errors gives it
