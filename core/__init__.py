@@ -1,1 +1,2 @@
-"""The ground floor every app may import: helpers that know no business model."""
+"""The ground floor every app may import: the domain error base class (core.errors) and
+helpers that know no business model (core.admin)."""

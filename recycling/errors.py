@@ -6,14 +6,8 @@ one before it writes anything, or inside its transaction so that nothing is writ
 
 from django.utils.translation import gettext_lazy as _
 
-
-class DomainError(Exception):
-    code = "domain_error"
-    default_message = _("The request was refused.")
-
-    def __init__(self, message: str | None = None):
-        self.message = message or self.default_message
-        super().__init__(str(self.message))
+# DomainError lives on the ground floor now; importing it from here still works.
+from core.errors import DomainError
 
 
 class InvalidCartonCount(DomainError):

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "audit",  # the audit log: below stations in the dependency chain, imports none of the apps
+    "idempotency",  # the one idempotency-key table and run_idempotent(): ground floor, imports only core/
     "stations",
     "recycling",
     "rewards",
@@ -244,3 +245,6 @@ SPECTACULAR_SETTINGS = {
 # request still "in progress" after the lock timeout is taken to have crashed and may be retried.
 GREENBOX_API_IDEMPOTENCY_RETENTION_HOURS = 24
 GREENBOX_API_IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = 120
+# Idempotency keys of every keyed write (idempotency.models.IdempotencyKey) are kept at least this
+# long; a retry sent later runs as a new request.
+GREENBOX_IDEMPOTENCY_RETENTION_HOURS = 24

@@ -1,0 +1,199 @@
+"""One idempotency mechanism for every write that takes a key, the way Stripe documents it.
+
+    outcome = run_idempotent(
+        scope=station_scope(station.pk), key=key, operation="dropoff",
+        fingerprint=request_fingerprint(member_code=code, cartons=cartons, occurred_at=occurred_at),
+        write=lambda: _write_dropoff(...), to_result=lambda result: {"dropoff": result.dropoff.pk, ...},
+    )
+
+- A key is claimed once, in its scope, for one operation and one request fingerprint. The scope
+  is who may reuse it: the station for station-side writes (so a queue re-sent by an offline
+  device under another staff login at the same station records nothing twice), the member for
+  member-side writes. The caller checks that its user may act in that scope BEFORE calling.
+- The outcome is stored in the write's own transaction. run_idempotent() opens it, durable
+  (the outermost transaction: its commit is the write's commit, so it must not be called inside
+  another one), takes the key, runs `write` in a savepoint and inserts the key's row:
+  the write and its row commit together or not at all.
+  - `write` returns: the row holds to_result(value), a JSON object; run_idempotent returns it.
+  - `write` raises a DomainError: that is a refusal of the request. The savepoint rolls back
+    the write's changes, the row holds the refusal's code and message and commits, and the
+    refusal is raised again.
+  - `write` raises anything else (a bug, a lost connection, a killed worker): everything rolls
+    back, nothing is stored, and the key may be used again.
+- Refusals stored versus nothing stored: every DomainError raised BY `write` is stored and
+  replayed. Whatever is raised BEFORE run_idempotent() is called stores nothing, so a request
+  refused for its own shape (a missing or bad field, a time in the future, a key that is not
+  1 to 100 characters, a user who may not act in the scope) is checked by the caller first,
+  and the corrected retry with the same key goes through. There is no marker class: the rule
+  is where the check runs, not what it raises.
+- A second use of the key while the first runs: KeyInProgress at once (the API's 409), whatever
+  the operation; it never executes. The key is a transaction-level advisory lock on a hash of
+  scope and key (pg_try_advisory_xact_lock, which does not wait), taken in the write's
+  transaction before the table is read, and released by its commit, rollback or crash. So there
+  are no rows "in progress" and no lock timeout to take them over.
+- Afterwards: another operation or fingerprint under the key raises KeyReused (422); the same
+  request gets its first outcome again (Outcome.replayed, or the same refusal raised again, see
+  was_replayed()), and nothing is executed.
+
+Why the lock is read in its own statement before the row: in READ COMMITTED each statement
+sees what was committed when it started, and a key's holder releases the lock only after its
+commit is visible, so the SELECT that follows a granted lock always sees the holder's row. (A
+single statement taking the lock and reading the row would read with a snapshot taken before
+the lock was granted, and could miss it.) Two different keys whose 64-bit hashes collide make
+one wait for the other as if it were a duplicate (a 409, retried): about one chance in 10^19.
+
+Records are kept GREENBOX_IDEMPOTENCY_RETENTION_HOURS (24 h by default); purge_expired_keys()
+deletes older ones (the Celery task idempotency.purge_expired_keys, or
+`manage.py purge_old_idempotency_keys`). A retry after that runs as a new request.
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
+from django.utils import timezone
+
+from core.errors import DomainError
+
+from .errors import InvalidKey, KeyInProgress, KeyReused
+from .models import MAX_KEY_LENGTH, MAX_REFUSAL_MESSAGE_LENGTH, IdempotencyKey
+
+T = TypeVar("T")
+
+# One statement, so that the lock is granted before the next statement's snapshot is taken.
+TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))"
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """A keyed write's successful outcome: the stored result, and whether this call replayed it."""
+
+    result: dict[str, Any]  # to_result(value) as stored: the same JSON on the first call and on every replay
+    replayed: bool
+    value: T | None = None  # what `write` returned; None on a replay (nothing ran)
+
+
+def station_scope(station_id: int) -> str:
+    """The scope of a station-side write's key: every staff login at the station shares it."""
+    return f"station:{station_id}"
+
+
+def member_scope(member_id: int) -> str:
+    """The scope of a member-side write's key (API and member pages alike)."""
+    return f"member:{member_id}"
+
+
+class _CanonicalEncoder(DjangoJSONEncoder):
+    def default(self, o):
+        if isinstance(o, datetime) and timezone.is_aware(o):
+            o = o.astimezone(UTC)  # one instant, one text, whatever zone the client wrote it in
+        return super().default(o)
+
+
+def request_fingerprint(**parameters: Any) -> str:
+    """SHA-256 of the operation's parameters as canonical JSON (sorted keys, no spaces, aware
+    datetimes in UTC). Pass what the client sent, not what the service derives from it (an
+    omitted time as None, not "now"), and nothing about who sent it (no staff user: another
+    login at the same station re-sending a queue is the same request)."""
+    canonical = json.dumps(parameters, sort_keys=True, separators=(",", ":"), ensure_ascii=True, cls=_CanonicalEncoder)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def is_valid_key(key: object) -> bool:
+    return isinstance(key, str) and 0 < len(key) <= MAX_KEY_LENGTH
+
+
+def was_replayed(refusal: DomainError) -> bool:
+    """True for a refusal that run_idempotent() raised from a stored outcome (nothing ran)."""
+    return getattr(refusal, "idempotent_replay", False)
+
+
+def run_idempotent(
+    *,
+    scope: str,
+    key: str,
+    operation: str,
+    fingerprint: str,
+    write: Callable[[], T],
+    to_result: Callable[[T], dict[str, Any]],
+) -> Outcome[T]:
+    """Run `write` once for this key in this scope, store its outcome in its transaction, and
+    replay that outcome to every later identical request (see the module docstring).
+
+    Raises InvalidKey, KeyInProgress or KeyReused (nothing stored, nothing run); a refusal
+    (DomainError) from `write`, stored; or its stored replay. Must be called outside any
+    transaction (durable).
+    """
+    if not is_valid_key(key):
+        raise InvalidKey()
+    refusal: DomainError | None = None
+    with transaction.atomic(durable=True):
+        with connection.cursor() as cursor:
+            cursor.execute(TRY_LOCK, [f"{scope}\n{key}"])
+            (locked,) = cursor.fetchone()
+        if not locked:
+            raise KeyInProgress()
+        earlier = IdempotencyKey.objects.filter(scope=scope, key=key).first()
+        if earlier is not None:
+            return _replay(earlier, operation=operation, fingerprint=fingerprint)
+        claim = IdempotencyKey(scope=scope, key=key, operation=operation, fingerprint=fingerprint)
+        try:
+            with transaction.atomic():  # the savepoint a refusal rolls back to
+                value = write()
+        except DomainError as error:
+            refusal = error
+            claim.refusal_code = error.code
+            claim.refusal_message = str(error.message)[:MAX_REFUSAL_MESSAGE_LENGTH]
+        else:
+            claim.result = _as_json(to_result(value))
+        claim.save(force_insert=True)
+    if refusal is not None:
+        raise refusal  # after the commit: the refusal is stored
+    return Outcome(result=claim.result, replayed=False, value=value)
+
+
+def _replay(earlier: IdempotencyKey, *, operation: str, fingerprint: str) -> Outcome:
+    if (earlier.operation, earlier.fingerprint) != (operation, fingerprint):
+        raise KeyReused()
+    if earlier.refused:
+        raise _stored_refusal(earlier)
+    return Outcome(result=earlier.result, replayed=True)
+
+
+def _stored_refusal(earlier: IdempotencyKey) -> DomainError:
+    """The first refusal again: an instance of the DomainError subclass with its code (so that
+    callers catching that class catch the replay too), with its message as it was."""
+    refusal = _domain_error_class(earlier.refusal_code)(earlier.refusal_message)
+    refusal.code = earlier.refusal_code  # kept even if no class has this code any more
+    refusal.idempotent_replay = True
+    return refusal
+
+
+def _domain_error_class(code: str) -> type[DomainError]:
+    pending = [DomainError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return DomainError
+
+
+def _as_json(result: dict[str, Any]) -> dict[str, Any]:
+    """The result as it will be stored and replayed (dates as ISO text, and so on)."""
+    if not isinstance(result, dict):
+        raise TypeError(f"to_result must return a dict, not {type(result).__name__}")
+    return json.loads(json.dumps(result, cls=DjangoJSONEncoder))
+
+
+def purge_expired_keys(*, now: datetime | None = None) -> int:
+    """Delete the keys older than the retention period; returns how many. Safe to run twice."""
+    cutoff = (now or timezone.now()) - timedelta(hours=settings.GREENBOX_IDEMPOTENCY_RETENTION_HOURS)
+    deleted, _per_model = IdempotencyKey.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
