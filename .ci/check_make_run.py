@@ -69,9 +69,10 @@ class Browser:
     def csrf_token(self) -> str:
         return next(cookie.value for cookie in self.cookies if cookie.name == "csrftoken")
 
-    def sign_in(self, login_path: str, username: str) -> None:
+    def sign_in(self, login_path: str, username: str, *, then: str = "/") -> None:
         self.request(login_path)  # sets the CSRF cookie
-        status, final_url, body = self.request(login_path, form={"username": username, "password": DEMO_PASSWORD})
+        form = {"username": username, "password": DEMO_PASSWORD, "next": then}
+        status, final_url, body = self.request(login_path, form=form)
         if status != 200 or final_url.rstrip("/").endswith(login_path.rstrip("/")):
             raise CheckFailed(f"signing in as {username} at {login_path} failed: {status} {final_url}\n{body[:500]}")
 
@@ -105,7 +106,7 @@ def log_dropoff(base_url: str) -> int:
     me = member.get_json("/api/v1/me/")
 
     staff = Browser(base_url)
-    staff.sign_in("/admin/login/", STAFF)
+    staff.sign_in("/admin/login/", STAFF, then="/admin/")
     stations = staff.get_json("/api/v1/stations/?city=HZ")["results"]
     station = next(station["id"] for station in stations if station["code"] == STAFF_STATION)
     status, _, body = staff.request(
