@@ -23,8 +23,6 @@ from recycling.services import record_dropoff, register_member, void_dropoff
 from tests.concurrency import JOIN_TIMEOUT, run_concurrently
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
 
-pytestmark = pytest.mark.postgres
-
 THREADS = 20
 
 
