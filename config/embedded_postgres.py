@@ -139,16 +139,24 @@ def run(command: Sequence[str]) -> int:
     stopped afterwards if this started it. Ctrl-C reaches the command (it shares our process
     group) while we wait for it to end, and only then stop the server."""
     database_url, started = start()
+    environment = {**os.environ, "DATABASE_URL": database_url}
+    # Importing the config package set this default (config/celery.py); the command picks its own
+    # (manage.py and Celery the same one, pytest the test settings).
+    if environment.get("DJANGO_SETTINGS_MODULE") == "config.settings.base":
+        del environment["DJANGO_SETTINGS_MODULE"]
+    previous_handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     # Caught rather than ignored: exec() resets caught signals, so the command still gets them.
     signal.signal(signal.SIGINT, lambda *_: None)
-    child = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": database_url})
+    child = subprocess.Popen(command, env=environment)
     signal.signal(signal.SIGTERM, lambda signum, _: child.send_signal(signum))
     try:
         returncode = child.wait()
-        return 128 - returncode if returncode < 0 else returncode  # killed by a signal: as a shell says it
     finally:
+        for signum, handler in previous_handlers.items():
+            signal.signal(signum, handler)
         if started:
             stop()
+    return 128 - returncode if returncode < 0 else returncode  # killed by a signal: as a shell says it
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -55,3 +55,20 @@ def test_without_a_build_for_the_platform_it_says_in_one_line_to_set_database_ur
     message = capsys.readouterr().err
     assert message.count("\n") == 1 and "set DATABASE_URL=postgres://" in message
     assert not (scratch / "PG_VERSION").exists()
+
+
+def test_run_hands_the_command_the_database_url_and_its_exit_status(scratch, tmp_path, monkeypatch):
+    """A server already running is used and left running; the command's own settings module is
+    not overridden by the default that importing config set."""
+    write_postmaster_pid(scratch, pid=os.getpid())
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.settings.base")
+    seen = tmp_path / "seen"
+    script = (
+        "import os, sys; "
+        "settings = os.environ.get('DJANGO_SETTINGS_MODULE', '-'); "
+        f"open({str(seen)!r}, 'w').write(os.environ['DATABASE_URL'] + ' ' + settings); "
+        "sys.exit(3)"
+    )
+    assert embedded_postgres.run([sys.executable, "-c", script]) == 3
+    assert seen.read_text() == "postgres://postgres@/greenbox?host=/run/greenbox -"
+    assert embedded_postgres._running_socket_dir() is not None  # not stopped: this call did not start it

@@ -1,4 +1,4 @@
-"""The ledger under concurrent writers, on PostgreSQL (SQLite serializes all writers anyway).
+"""The ledger under concurrent writers, on PostgreSQL.
 
 Each test commits its setup (transactional_db), then starts real threads that wait on a
 threading.Barrier so they call the service at the same moment; every thread uses its own

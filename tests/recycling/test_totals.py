@@ -78,7 +78,7 @@ MEMBERS = 4
 
 
 def _moment(value: datetime):
-    """A bound as the database stores it (SQLite: naive UTC text; PostgreSQL: timestamptz)."""
+    """A bound as the database reads it (timestamptz)."""
     return connection.ops.adapt_datetimefield_value(value)
 
 
