@@ -160,7 +160,6 @@ def _order_statistics(histogram: list[tuple]) -> list[tuple]:
 def _fences(rows: list[tuple]) -> dict[tuple[int, date], Fence]:
     by_group: dict[tuple[int, date], tuple[int, dict[int, int]]] = {}
     for city_id, day, stations, n, cartons in rows:
-        day = day if isinstance(day, date) else date.fromisoformat(day)  # SQLite returns text here
         by_group.setdefault((city_id, day), (stations, {}))[1][n] = cartons
     fences = {}
     for (city_id, day), (stations, ranks) in by_group.items():

@@ -19,13 +19,12 @@ A campaign whose station totals were never computed (none yet after an upgrade) 
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from recycling.models import DailyCityTotal, RecyclingCampaign
 from stations.models import City
@@ -44,7 +43,7 @@ TOP = 10
 
 
 def kg(value) -> Decimal:
-    """kg CO2e to the gram, as the daily totals store it (SQLite sums decimals with extra digits)."""
+    """kg CO2e to the gram, as the daily totals store it."""
     return Decimal(value or 0).quantize(Decimal("0.001"))
 
 
@@ -297,8 +296,7 @@ ORDER BY t.cartons DESC, t.station_id
 """
 
 # The median of the stations' totals over the window, with the number of stations: sorted
-# once, the middle one (or the mean of the middle two). Portable SQL (window functions), so
-# SQLite in development gives the same number as PostgreSQL.
+# once, the middle one (or the mean of the middle two).
 _MEDIAN_SQL = """
 WITH totals AS (
     SELECT SUM(cartons) AS cartons FROM recycling_dailystationtotal
@@ -326,22 +324,13 @@ def big_read():
     """A transaction whose sorts stay in memory and whose plans are not JIT-compiled: compiling
     costs PostgreSQL ~50 ms on these one-off aggregates, more than it saves (as in recycling.totals)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
+        cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
         yield cursor
 
 
 def _day_params(window: Window) -> dict:
     ops = connection.ops
     return {"start": ops.adapt_datefield_value(window.start), "end": ops.adapt_datefield_value(window.end)}
-
-
-def _moment(value) -> datetime | None:
-    """A timestamp read with raw SQL as the ORM would give it (SQLite returns naive UTC text)."""
-    if value is None or isinstance(value, datetime) and timezone.is_aware(value):
-        return value
-    moment = value if isinstance(value, datetime) else parse_datetime(value)
-    return moment.replace(tzinfo=UTC)
 
 
 def _station_row(rank: int, row: tuple) -> StationRow:
@@ -393,7 +382,7 @@ def national_station_figures(*, window: Window, top: bool = True) -> NationalSta
                     cursor.execute(_CAMPAIGN_TOP_STATIONS_SQL, params)
                     rows = _station_rows(cursor)
                 return NationalStationFigures(
-                    top=rows, median=float(median), stations=int(stations), computed_at=_moment(computed_at)
+                    top=rows, median=float(median), stations=int(stations), computed_at=computed_at
                 )
         rows = []
         if top:

@@ -2,15 +2,13 @@
 
 Rows are formatted once, as the text lines of PostgreSQL's COPY format (tab-separated, \\N for
 NULL, datetimes as naive UTC, booleans as 1/0), and appended to a temporary file, so memory
-stays flat however many rows a campaign has. On PostgreSQL a file is loaded with COPY
-(psycopg's cursor.copy); on other databases (SQLite in development and tests) the same lines
-are parsed back and inserted with executemany in batches. Either way the rows go into the
-product's own tables, under their constraints and foreign keys.
+stays flat however many rows a campaign has, and loaded with COPY (psycopg's cursor.copy) into
+the product's own tables, under their constraints and foreign keys.
 
 Primary keys are given explicitly, from the table's largest id on: rows can refer to each
 other before they are loaded, and the same seed gives the same ids on an emptied database.
-The simulator holds its tables locked while it writes (PostgreSQL), and afterwards moves each
-identity sequence past the ids it used.
+The simulator holds its tables locked while it writes, and afterwards moves each identity
+sequence past the ids it used.
 """
 
 import tempfile
@@ -19,7 +17,6 @@ from contextlib import contextmanager
 
 from django.db import connection
 
-BATCH_ROWS = 5_000  # executemany batch on databases without COPY
 CHUNK_BYTES = 1 << 20  # COPY payload per write
 
 
@@ -48,10 +45,7 @@ class Spool:
         self._file.seek(0)
         loaded = self.rows
         if loaded:
-            if connection.vendor == "postgresql":
-                self._copy()
-            else:
-                self._insert()
+            self._copy()
         self._file.seek(0)
         self._file.truncate()
         self.rows = 0
@@ -68,20 +62,6 @@ class Spool:
             while chunk := self._file.read(CHUNK_BYTES):
                 copy.write(chunk)
 
-    def _insert(self) -> None:
-        columns = ", ".join(self.columns)
-        marks = ", ".join(["%s"] * len(self.columns))
-        sql = f"INSERT INTO {self.table} ({columns}) VALUES ({marks})"
-        with connection.cursor() as cursor:
-            batch = []
-            for line in self._file:
-                batch.append([None if value == r"\N" else value for value in line.rstrip("\n").split("\t")])
-                if len(batch) == BATCH_ROWS:
-                    cursor.executemany(sql, batch)
-                    batch = []
-            if batch:
-                cursor.executemany(sql, batch)
-
 
 def next_id(table: str) -> int:
     with connection.cursor() as cursor:
@@ -90,18 +70,13 @@ def next_id(table: str) -> int:
 
 
 def lock_tables(tables: Iterable[str]) -> None:
-    """Keep other writers out of the tables whose ids the simulator hands out (PostgreSQL;
-    SQLite has one writer at a time anyway). Readers are not blocked."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
+    """Keep other writers out of the tables whose ids the simulator hands out. Readers are not blocked."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"LOCK TABLE {', '.join(tables)} IN EXCLUSIVE MODE")
 
 
 def advance_sequences(tables: Iterable[str]) -> None:
-    """Move each table's id sequence past the explicit ids written (PostgreSQL; SQLite's
-    AUTOINCREMENT follows explicit ids by itself)."""
-    if connection.vendor != "postgresql":
-        return
+    """Move each table's id sequence past the explicit ids written."""
     with connection.cursor() as cursor:
         for table in tables:
             cursor.execute(
@@ -111,36 +86,28 @@ def advance_sequences(tables: Iterable[str]) -> None:
 
 
 def apply_deltas(*, table: str, column: str, deltas: dict[int, int], extra: str = "") -> None:
-    """Add deltas[id] to `column` of existing rows, in one set-based statement (PostgreSQL) or
-    batches (other databases). `extra` is an additional SET clause, e.g. a timestamp."""
+    """Add deltas[id] to `column` of existing rows, in one set-based statement. `extra` is an
+    additional SET clause, e.g. a timestamp."""
     deltas = {pk: delta for pk, delta in deltas.items() if delta}
     if not deltas:
         return
     set_extra = f", {extra}" if extra else ""
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("CREATE TEMP TABLE simulator_delta (id bigint PRIMARY KEY, delta bigint) ON COMMIT DROP")
-            with connection.connection.cursor() as raw, raw.copy("COPY simulator_delta (id, delta) FROM STDIN") as copy:
-                for pk, delta in deltas.items():
-                    copy.write_row((pk, delta))
-            cursor.execute(
-                f"UPDATE {table} t SET {column} = t.{column} + d.delta{set_extra}"
-                " FROM simulator_delta d WHERE t.id = d.id"
-            )
-            cursor.execute("DROP TABLE simulator_delta")
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET {column} = {column} + %s{set_extra} WHERE id = %s",
-                [(delta, pk) for pk, delta in deltas.items()],
-            )
+        cursor.execute("CREATE TEMP TABLE simulator_delta (id bigint PRIMARY KEY, delta bigint) ON COMMIT DROP")
+        with connection.connection.cursor() as raw, raw.copy("COPY simulator_delta (id, delta) FROM STDIN") as copy:
+            for pk, delta in deltas.items():
+                copy.write_row((pk, delta))
+        cursor.execute(
+            f"UPDATE {table} t SET {column} = t.{column} + d.delta{set_extra} FROM simulator_delta d WHERE t.id = d.id"
+        )
+        cursor.execute("DROP TABLE simulator_delta")
 
 
 def analyze(tables: Iterable[str]) -> None:
-    """Refresh the planner's statistics after a bulk load (PostgreSQL), so that the daily totals'
-    queries plan for millions of rows, not for the empty tables the load started from."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {', '.join(tables)}")
+    """Refresh the planner's statistics after a bulk load, so that the daily totals' queries plan
+    for millions of rows, not for the empty tables the load started from."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(tables)}")
 
 
 @contextmanager
@@ -154,11 +121,11 @@ def foreign_keys_validated_once(tables: Iterable[str]):
     row in one set-based query and fails (rolling the whole simulation back) if any row has no
     parent. It is all one transaction, so other sessions never see the tables without their
     constraints, but they wait for these tables until the simulation commits. Needs to own the
-    tables (as the user who ran the migrations does); otherwise, and on other databases, the
-    rows are checked one by one as usual.
+    tables (as the user who ran the migrations does); otherwise the rows are checked one by one
+    as usual.
     """
     tables = list(tables)
-    if connection.vendor != "postgresql" or not _owns(tables):
+    if not _owns(tables):
         yield
         return
     with connection.cursor() as cursor:

@@ -1,16 +1,16 @@
-"""Fixtures shared by the whole suite, and the rule for tests that need PostgreSQL, Redis or a browser.
+"""Fixtures shared by the whole suite, and the rule for tests that need Redis or a browser.
 
-Mark such a test `@pytest.mark.postgres`, `@pytest.mark.redis` or `@pytest.mark.browser`
-(Debian's chromium at /usr/bin/chromium, driven by Playwright). Without the service it is
-skipped with the reason; with GREENBOX_REQUIRE_SERVICES=1 (set by .ci/run) it fails instead,
-so CI can never go green by skipping them.
+Every test runs on PostgreSQL (DATABASE_URL, else the embedded server: config/embedded_postgres.py).
+Mark a test that needs Redis `@pytest.mark.redis`, one that drives Debian's chromium at
+/usr/bin/chromium through Playwright `@pytest.mark.browser`. Without the service it is skipped
+with the reason; with GREENBOX_REQUIRE_SERVICES=1 (set by .ci/run) it fails instead, so CI can
+never go green by skipping them.
 """
 
 import os
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 REQUIRE_SERVICES = os.environ.get("GREENBOX_REQUIRE_SERVICES") == "1"
 CHROMIUM = "/usr/bin/chromium"
@@ -29,8 +29,6 @@ def _redis_unavailable() -> str | None:
 
 
 def _missing_service(item: pytest.Item) -> str | None:
-    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
-        return "needs PostgreSQL: set DATABASE_URL=postgres://USER@HOST:5432/NAME"
     if item.get_closest_marker("redis"):
         return _redis_unavailable()
     if item.get_closest_marker("browser") and not os.access(CHROMIUM, os.X_OK):

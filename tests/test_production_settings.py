@@ -1,5 +1,5 @@
 """The production settings pass Django's deployment checklist (`manage.py check --deploy`)
-without a single warning, and refuse to start without a secret key or host names."""
+without a single warning, and refuse to start without a secret key, host names or a database."""
 
 import os
 import secrets
@@ -10,11 +10,15 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parent.parent
+# `check` does not connect: any PostgreSQL URL will do, as in production it comes from the environment.
+DATABASE_URL = "postgres://greenbox@db.example.cn:5432/greenbox"
 
 
-def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+def manage(*args: str, **env: str | None) -> subprocess.CompletedProcess:
+    """manage.py with the production settings and `env` over this environment (None: unset)."""
     environment = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "SECRET_KEY"}}
-    environment |= {"DJANGO_SETTINGS_MODULE": "config.settings.production", **env}
+    environment |= {"DJANGO_SETTINGS_MODULE": "config.settings.production", "DATABASE_URL": DATABASE_URL, **env}
+    environment = {key: value for key, value in environment.items() if value is not None}
     return subprocess.run(
         [sys.executable, "manage.py", *args], cwd=PROJECT, env=environment, capture_output=True, text=True, timeout=120
     )
@@ -48,10 +52,16 @@ def test_debug_from_the_environment_cannot_turn_debug_on():
     assert result.stdout.splitlines()[-1].split() == ["False", "31536000"]  # after django-axes's start-up log
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
-def test_production_refuses_to_start_without_a_secret_key_or_hosts(missing):
-    env = {"SECRET_KEY": secrets.token_urlsafe(50), "ALLOWED_HOSTS": "greenbox.example.cn", "DEBUG": "1"}
-    del env[missing]
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"])
+def test_production_refuses_to_start_without_a_secret_key_hosts_or_a_database(missing):
+    """Production has no defaults for these; without DATABASE_URL it never starts the embedded server."""
+    env = {
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "greenbox.example.cn",
+        "DATABASE_URL": DATABASE_URL,
+        "DEBUG": "1",
+    }
+    env[missing] = None
     result = manage("check", **env)
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr and missing in result.stderr

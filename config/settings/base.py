@@ -11,8 +11,10 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from config import embedded_postgres
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = BASE_DIR / "var"  # runtime files of the embedded default (broker folders); git ignores it
+VAR_DIR = BASE_DIR / "var"  # runtime files of the embedded default (database, broker folders); git ignores it
 
 env = environ.Env()
 
@@ -88,16 +90,13 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL and a busy timeout let the web server and the Celery worker share the file.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",  # writers queue at BEGIN instead of failing on lock upgrade
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        }
-    )
+# PostgreSQL only. Without DATABASE_URL, the embedded default: a private PostgreSQL under
+# var/postgres, started on demand (config/embedded_postgres.py; `make run` and `make test` start
+# and stop it around their commands and hand them DATABASE_URL).
+if env.str("DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("DATABASE_URL")}
+else:
+    DATABASES = {"default": env.db_url_config(embedded_postgres.start_on_demand())}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [

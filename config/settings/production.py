@@ -5,8 +5,16 @@ The app runs behind a load balancer or reverse proxy that terminates TLS and set
 X-Forwarded-Proto; every secret and host name comes from the environment (README, "Production").
 """
 
-from .base import *  # noqa: F403
-from .base import env
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+# Checked before base.py runs: without DATABASE_URL it would start the embedded development server.
+if not os.environ.get("DATABASE_URL"):
+    raise ImproperlyConfigured("DATABASE_URL is not set: production has no embedded database.")
+
+from .base import *  # noqa: E402,F403
+from .base import env  # noqa: E402
 
 DEBUG = False  # whatever the environment says
 

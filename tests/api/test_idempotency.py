@@ -212,7 +212,6 @@ def test_records_are_kept_24_hours_then_purged(world, client_for):
     assert not IdempotencyRecord.objects.exists()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_20_concurrent_duplicates_write_once(transactional_db):
     """20 threads send the same POST with the same key at once: one drop-off, one transfer; every
@@ -256,7 +255,6 @@ def test_20_concurrent_duplicates_write_once(transactional_db):
     assert all(r.content == originals[0].content for r in created)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_duplicate_of_a_request_still_running_is_a_409_at_once_and_the_key_is_free_after_a_crash():
     """On PostgreSQL the key is an advisory lock held by the first request's transaction: a

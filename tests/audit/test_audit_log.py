@@ -269,7 +269,6 @@ def test_the_database_refuses_to_change_an_event(db):
     assert AuditEvent.objects.get(pk=event.pk).username == "someone"
 
 
-@pytest.mark.postgres
 def test_postgresql_refuses_to_delete_an_event(db):
     event = record_event(action=AuditEvent.Action.SIGN_IN, user=None, username="someone")
     with pytest.raises((DatabaseError, IntegrityError)), transaction.atomic():

@@ -1,4 +1,4 @@
-"""The ledger under concurrent writers, on PostgreSQL (SQLite serializes all writers anyway).
+"""The ledger under concurrent writers, on PostgreSQL.
 
 Each test commits its setup (transactional_db), then starts real threads that wait on a
 threading.Barrier so they call the service at the same moment; every thread uses its own
@@ -22,8 +22,6 @@ from recycling.models import Account, DropOff, Member, Transfer
 from recycling.services import record_dropoff, register_member, void_dropoff
 from tests.concurrency import JOIN_TIMEOUT, run_concurrently
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
-
-pytestmark = pytest.mark.postgres
 
 THREADS = 20
 

@@ -134,7 +134,6 @@ def test_tasks_are_acknowledged_late_and_handed_back_when_a_worker_is_lost():
 
 
 @pytest.mark.redis
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_real_worker_on_redis_computes_an_enqueued_day():
     """A Celery worker consuming from Redis picks up aggregate_day_totals.delay(day) and writes

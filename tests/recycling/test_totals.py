@@ -78,7 +78,7 @@ MEMBERS = 4
 
 
 def _moment(value: datetime):
-    """A bound as the database stores it (SQLite: naive UTC text; PostgreSQL: timestamptz)."""
+    """A bound as the database reads it (timestamptz)."""
     return connection.ops.adapt_datetimefield_value(value)
 
 
@@ -486,7 +486,6 @@ def test_the_ground_truth_catches_a_wrong_row(desk):
 # --- Concurrency (PostgreSQL) ---------------------------------------------------------------
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_runs_for_the_same_day_give_a_single_runs_rows():
     """Two threads that aggregate the same day at the same moment both succeed (they take turns

@@ -99,7 +99,6 @@ def test_a_spending_transfer_without_its_record_is_reported(desk):
 
 
 @pytest.mark.django_db
-@pytest.mark.postgres
 def test_negative_stock_is_reported(desk):
     """With its CHECK constraints dropped (inside the test's transaction), a negative stock row
     is named by stock_not_negative."""

@@ -23,8 +23,6 @@ from tests.factories import MemberFactory, RewardFactory, StationStaffFactory, S
 
 from .conftest import balance_of, give_points
 
-pytestmark = pytest.mark.postgres
-
 
 def kinds(outcomes: list[object]) -> Counter:
     return Counter(type(outcome).__name__ for outcome in outcomes)
