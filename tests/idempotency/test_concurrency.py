@@ -18,7 +18,7 @@ from idempotency.models import IdempotencyKey
 from idempotency.services import Outcome, member_scope, request_fingerprint, run_idempotent, station_scope
 from tests.concurrency import JOIN_TIMEOUT, run_concurrently
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SCOPE = station_scope(42)
 KEY = "queued-7f3a"
