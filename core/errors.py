@@ -15,3 +15,14 @@ class DomainError(Exception):
     def __init__(self, message: str | None = None):
         self.message = message or self.default_message
         super().__init__(str(self.message))
+
+
+def error_class_for_code(code: str) -> type[DomainError]:
+    """The DomainError subclass with this code (DomainError itself if none), to replay a refusal."""
+    pending = [DomainError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return DomainError

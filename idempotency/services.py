@@ -59,7 +59,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from core.errors import DomainError
+from core.errors import DomainError, error_class_for_code
 
 from .errors import InvalidKey, KeyInProgress, KeyReused
 from .models import MAX_KEY_LENGTH, MAX_REFUSAL_MESSAGE_LENGTH, IdempotencyKey
@@ -169,20 +169,10 @@ def _replay(earlier: IdempotencyKey, *, operation: str, fingerprint: str) -> Out
 def _stored_refusal(earlier: IdempotencyKey) -> DomainError:
     """The first refusal again: an instance of the DomainError subclass with its code (so that
     callers catching that class catch the replay too), with its message as it was."""
-    refusal = _domain_error_class(earlier.refusal_code)(earlier.refusal_message)
+    refusal = error_class_for_code(earlier.refusal_code)(earlier.refusal_message)
     refusal.code = earlier.refusal_code  # kept even if no class has this code any more
     refusal.idempotent_replay = True
     return refusal
-
-
-def _domain_error_class(code: str) -> type[DomainError]:
-    pending = [DomainError]
-    while pending:
-        cls = pending.pop()
-        if cls.code == code:
-            return cls
-        pending.extend(cls.__subclasses__())
-    return DomainError
 
 
 def _as_json(result: dict[str, Any]) -> dict[str, Any]:

@@ -84,14 +84,3 @@ class NoSuchReservation(DomainError):
 class InvalidStockChange(DomainError):
     code = "invalid_stock_change"
     default_message = _("The stock cannot go below zero.")
-
-
-def error_class_for_code(code: str) -> type[DomainError]:
-    """The DomainError subclass with this code (DomainError itself if none), to replay a refusal."""
-    pending = [DomainError]
-    while pending:
-        cls = pending.pop()
-        if cls.code == code:
-            return cls
-        pending.extend(cls.__subclasses__())
-    return DomainError

@@ -30,9 +30,9 @@ from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import audit_values, record_event
+from core.errors import DomainError, error_class_for_code
 from recycling import errors as ledger_errors
 from recycling.days import shanghai_day
-from recycling.errors import DomainError
 from recycling.ledger import lock_accounts, post_transfer, reverse_transfer
 from recycling.models import Account, Member, Transfer
 from recycling.services import is_whole_number
@@ -618,7 +618,7 @@ class _Request:
         ):
             raise ledger_errors.IdempotencyKeyReused()
         if previous.error_code:
-            refusal = errors.error_class_for_code(previous.error_code)(previous.error_message)
+            refusal = error_class_for_code(previous.error_code)(previous.error_message)
             refusal.code = previous.error_code
             raise refusal
         return previous
