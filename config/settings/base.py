@@ -200,7 +200,7 @@ GREENBOX_RESERVATION_EXPIRY_DAYS = 3
 # Django's cache: Redis when REDIS_URL is set (shared by every web worker, so the API's
 # throttles count across processes), else local memory (per process: fine for development).
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "config.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -219,7 +219,12 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": None,  # OPTIONS answers 405: the schema documents the API
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.UserThrottle"],
+    # Per user, or per client address when anonymous; the station's writes also per station
+    # (api.throttling.StationRateThrottle, on the views that name a station).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="30/min"),
         "user": env.str("API_THROTTLE_USER", default="600/min"),
