@@ -55,6 +55,9 @@ The CPU figures: milliseconds of CPU per drop-off by process group (gunicorn, Po
 PostgreSQL's counts only the backends connected to the bench's database, sampled every
 SAMPLE_SECONDS (a backend's last fraction of a sample before it exits is not counted).
 
+Both pgbench scripts use its simple query protocol, as the figures quoted from issue 13 did; the
+server binds and prepares its statements (config/settings/base.py, DATABASES OPTIONS).
+
 The last line is machine-readable:
     RESULT api_single_ratio=0.21 api_p99_ms=31.2 api_batch_ratio=0.52 api_pg_cpu_ratio=1.6
 The exit status is 1 if a target is missed. BENCH_SECONDS, BENCH_PORT, BENCH_SERVER_SETTINGS

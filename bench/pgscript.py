@@ -11,12 +11,13 @@ also inside strings ('api:12:<key>', 'dropoff:345:earning'); a constant one as i
 varying parameter that matches no role (a timestamp, a fingerprint) keeps the first capture's
 literal: the same work, with a value that repeats.
 
-    script = PgScript(roles, variables).render([capture_a, capture_b, capture_c])
+    events, answer = capture(lambda: client.post(...))          # three times, as clients 0, 1, 2
+    lines = PgScript(roles).render([events_0, events_1, events_2], literal=...)
 """
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ROLE_VALUE_TYPES = (int, str)
 
@@ -116,7 +117,6 @@ class Role:
 @dataclass
 class PgScript:
     roles: list[Role]
-    variables: list[str] = field(default_factory=list)  # pgbench \set lines
 
     def render(self, captures: list[list], *, literal) -> list[str]:
         """The script's lines for the captures (the same statements in each, from different
