@@ -29,6 +29,18 @@ def dropoffs_visible_to(*, user: AbstractBaseUser) -> QuerySet[DropOff]:
     return dropoffs.filter(visible)
 
 
+def dropoff_list(
+    *, user: AbstractBaseUser, station_id: int | None = None, status: str | None = None
+) -> QuerySet[DropOff]:
+    """dropoffs_visible_to(), at one station and of one status when given."""
+    dropoffs = dropoffs_visible_to(user=user)
+    if station_id is not None:
+        dropoffs = dropoffs.filter(station_id=station_id)
+    if status is not None:
+        dropoffs = dropoffs.filter(status=status)
+    return dropoffs
+
+
 @dataclass(frozen=True)
 class MemberFigures:
     balance: int

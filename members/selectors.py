@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from recycling.days import SHANGHAI, shanghai_day
 from recycling.models import DailyStationTotal, DropOff, Member
-from rewards.models import Donation, DonationCampaign, Redemption, Reward, StationStock
+from rewards.models import Donation, Reward, StationStock
 from stations.models import City, Station
 
 WEEK_DAYS = 7
@@ -146,17 +146,3 @@ def cartons_this_week(*, stations: list[Station], now: datetime | None = None) -
         .values_list("station_id", "total")
     )
     return {station.pk: totals.get(station.pk, 0) for station in stations}
-
-
-def member_redemptions(*, member: Member) -> QuerySet[Redemption]:
-    return Redemption.objects.filter(member=member).select_related("reward", "station").order_by("-reserved_at", "-pk")
-
-
-def member_redemption(*, member: Member, redemption_id: int) -> Redemption | None:
-    """One of the member's own redemptions; None for another member's (the page answers 404)."""
-    return member_redemptions(member=member).filter(pk=redemption_id).first()
-
-
-def open_campaigns(*, now: datetime | None = None) -> QuerySet[DonationCampaign]:
-    now = now or timezone.now()
-    return DonationCampaign.objects.filter(starts_at__lte=now, ends_at__gt=now).order_by("ends_at", "pk")

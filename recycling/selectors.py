@@ -8,7 +8,7 @@ from django.db.models import F, Q, QuerySet, Subquery, Sum
 from stations.models import City
 
 from .days import day_bounds, shanghai_day
-from .models import DailyCityTotal, DropOff, EarningRule, EmissionFactor, Member, RecyclingCampaign
+from .models import DailyCityTotal, DailyStationTotal, DropOff, EarningRule, EmissionFactor, Member, RecyclingCampaign
 
 
 def earning_rule_in_force(*, city: City, at: datetime) -> EarningRule | None:
@@ -120,3 +120,39 @@ def campaign_cartons(*, campaign: RecyclingCampaign, through: date | None = None
         DailyCityTotal.objects.filter(day__range=(campaign.start_day, last)).aggregate(total=Sum("cartons"))["total"]
         or 0
     )
+
+
+def city_totals(
+    *, start: date | None = None, end: date | None = None, city_code: str | None = None
+) -> QuerySet[DailyCityTotal]:
+    """Daily city totals with their city, by day then city code; within the days and the city
+    (its code in any case) given."""
+    totals = _totals_in(DailyCityTotal.objects.select_related("city"), start=start, end=end, city_code=city_code)
+    return totals.order_by("day", "city__code")
+
+
+def station_totals(
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    city_code: str | None = None,
+    station_id: int | None = None,
+) -> QuerySet[DailyStationTotal]:
+    """Daily station totals with their station and city, by day then station code; within the
+    days, the city (its code in any case) and the station given."""
+    totals = _totals_in(
+        DailyStationTotal.objects.select_related("station", "city"), start=start, end=end, city_code=city_code
+    )
+    if station_id is not None:
+        totals = totals.filter(station_id=station_id)
+    return totals.order_by("day", "station__code")
+
+
+def _totals_in(totals: QuerySet, *, start: date | None, end: date | None, city_code: str | None) -> QuerySet:
+    if start is not None:
+        totals = totals.filter(day__gte=start)
+    if end is not None:
+        totals = totals.filter(day__lte=end)
+    if city_code is not None:
+        totals = totals.filter(city__code=city_code.upper())
+    return totals
