@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recycling.errors import DomainError, NotStationStaff, UnknownStation
-from recycling.selectors import city_totals, station_totals
+from recycling.selectors import city_totals, member_figures, station_totals
 from recycling.services import record_dropoff, void_dropoff
 from rewards.errors import NoSuchReservation
 from rewards.models import DonationCampaign, Redemption, Reward
@@ -44,7 +44,7 @@ from .authentication import TokenAuthentication
 from .errors import error_body
 from .idempotency import idempotent, is_valid_key, service_key
 from .permissions import IsMember, IsOps, IsStaffOrMember, IsStationStaff, member_of
-from .selectors import dropoff_list, dropoffs_visible_to, member_figures
+from .selectors import dropoff_list, dropoffs_visible_to
 from .throttling import StationThrottle, UserThrottle, check_throttles, station_id_in_body
 
 logger = logging.getLogger(__name__)

@@ -24,6 +24,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from recycling.errors import DomainError
+from recycling.selectors import member_figures
 from recycling.services import register_member
 from rewards.models import DonationCampaign, Redemption, Reward
 from rewards.selectors import (
@@ -32,6 +33,7 @@ from rewards.selectors import (
     member_redemption,
     member_redemptions,
     member_transfers,
+    notebooks_funded,
     open_campaigns,
 )
 from rewards.services import cancel_redemption, donate, reserve_reward
@@ -145,7 +147,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return _render(
         request,
         "members/home.html",
-        {"summary": selectors.member_summary(member=member), "qr_svg": member_qr_svg(member.code)},
+        {
+            "figures": member_figures(member=member),
+            "notebooks": notebooks_funded(member=member),
+            "qr_svg": member_qr_svg(member.code),
+        },
         tab="home",
     )
 

@@ -84,6 +84,11 @@ def member_donations(*, member: Member) -> QuerySet[Donation]:
     return Donation.objects.filter(member=member).select_related("campaign").order_by("-created_at", "-pk")
 
 
+def notebooks_funded(*, member: Member) -> int:
+    """The notebooks the member's donations funded."""
+    return Donation.objects.filter(member=member).aggregate(total=Sum("notebooks"))["total"] or 0
+
+
 def stock_for_user(*, user: AbstractBaseUser) -> QuerySet[StationStock]:
     """The stock rows of the stations the user works at (all of them for a superuser)."""
     return StationStock.objects.filter(station__in=stations_for_user(user=user)).select_related("station", "reward")
