@@ -496,6 +496,20 @@ class DailyCityTotal(DailyTotal):
         return f"{self.day} {self.city.code}"
 
 
+# The columns a campaign station total carries after its campaign and station, in column order:
+# recycling.totals writes them, and the tests read them back.
+CAMPAIGN_STATION_TOTAL_FIGURES = (
+    "city_id",
+    "cartons",
+    "dropoffs",
+    "points_issued",
+    "cartons_reused",
+    "co2e_kg",
+    "days_active",
+    "rank",
+)
+
+
 class CampaignStationTotal(models.Model):
     """A station's totals over a campaign's whole window: the sum of its daily station totals of
     the campaign's days, kept by recycling.totals.aggregate_campaign (after each recompute of a

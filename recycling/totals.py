@@ -54,6 +54,7 @@ from django.utils import timezone
 
 from .days import day_bounds
 from .models import (
+    CAMPAIGN_STATION_TOTAL_FIGURES,
     DAILY_TOTAL_FIGURES,
     CampaignStationTotal,
     CartonMovement,
@@ -278,17 +279,7 @@ _ADVISORY_LOCK_CLASS = 20221111  # namespaces GreenBox's advisory locks for dail
 
 # Campaign station totals -------------------------------------------------------------------
 
-_CAMPAIGN_FIGURES = [
-    "city_id",
-    "cartons",
-    "dropoffs",
-    "points_issued",
-    "cartons_reused",
-    "co2e_kg",
-    "days_active",
-    "rank",
-]
-_CAMPAIGN_COLUMNS = f"(campaign_id, station_id, {', '.join(_CAMPAIGN_FIGURES)}, computed_at)"
+_CAMPAIGN_COLUMNS = f"(campaign_id, station_id, {', '.join(CAMPAIGN_STATION_TOTAL_FIGURES)}, computed_at)"
 # One GROUP BY over the campaign's station-days, ranked as it goes (most cartons first, ties by
 # station id, as the dashboards order stations). A station's daily rows all carry its city
 # (stations do not move); MAX picks it without grouping by it.
@@ -306,7 +297,7 @@ written AS (
     INSERT INTO recycling_campaignstationtotal {_CAMPAIGN_COLUMNS}
     SELECT * FROM station_rows
     ON CONFLICT (campaign_id, station_id) DO UPDATE SET
-        {", ".join(f"{f} = EXCLUDED.{f}" for f in [*_CAMPAIGN_FIGURES, "computed_at"])}
+        {", ".join(f"{f} = EXCLUDED.{f}" for f in [*CAMPAIGN_STATION_TOTAL_FIGURES, "computed_at"])}
     RETURNING 1
 ),
 removed AS (
