@@ -1,7 +1,7 @@
 """What each index and foreign key on a drop-off's write path is for (bench_api.py prints it).
 
 Every index is one more B-tree insert per row and every foreign key one more lookup of the row
-it points to: the minimal drop-off runs about 1.5 times faster on bare copies of these tables
+it points to: the minimal drop-off runs 1.5 to 2.5 times faster on bare copies of these tables
 (only their primary and unique keys). Each must therefore say what reads it or what it guards.
 describe_write_path() lists what the database has, with the reason written here; an index or
 foreign key without one is printed as UNEXPLAINED, and one that nothing reads is named at the end
