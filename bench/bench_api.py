@@ -146,13 +146,17 @@ def set_up() -> dict:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.db import connection
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
     from recycling.ledger import issuance_account
-    from recycling.models import Account, CartonInventory, EarningRule, Member
+    from recycling.models import CartonInventory, EarningRule, Member
     from stations.models import City, Station, StationStaff
+
+    try:
+        from ledger.models import Account
+    except ImportError:  # until the ledger app
+        from recycling.models import Account
 
     call_command("migrate", verbosity=0)
     User = get_user_model()
@@ -179,30 +183,36 @@ def set_up() -> dict:
              "inventory": inventory.pk}
         )  # fmt: skip
     if not Member.objects.filter(mobile__startswith="1990").exists():
-        users = User.objects.bulk_create(User(username=f"bench-member-{n}", password="!") for n in range(MEMBERS))
-        members = Member.objects.bulk_create(
-            Member(user=user, mobile=f"1990{n:07d}", code=f"{MEMBER_CODE_PREFIX}{n:011d}")
-            for n, user in enumerate(users)
-        )
-        Account.objects.bulk_create(Account(kind=Account.Kind.MEMBER, member=member) for member in members)
+        create_members(User, Member, Account)
     # pgbench picks member n at random and computes its ids: the bench members' ids, their users'
     # and their accounts' must each run in the order of their codes, without gaps.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT min(m.id), min(m.user_id), min(a.id) FROM recycling_member m"
-            " JOIN recycling_account a ON a.member_id = m.id WHERE m.code LIKE %s",
-            [f"{MEMBER_CODE_PREFIX}%"],
-        )
-        first = dict(zip(("member", "user", "account"), cursor.fetchone(), strict=True))
-        cursor.execute(
-            "SELECT count(*) FROM recycling_member m JOIN recycling_account a ON a.member_id = m.id"
-            " WHERE m.code LIKE %(prefix)s AND m.id - %(member)s = substr(m.code, 6)::int"
-            " AND m.user_id - %(user)s = substr(m.code, 6)::int AND a.id - %(account)s = substr(m.code, 6)::int",
-            {"prefix": f"{MEMBER_CODE_PREFIX}%", **first},
-        )
-        if cursor.fetchone()[0] != MEMBERS:
-            raise SystemExit("The bench members' ids are not consecutive: drop the bench database and run again.")
+    rows = list(
+        Member.objects.filter(code__startswith=MEMBER_CODE_PREFIX)
+        .order_by("code")
+        .values_list("pk", "user_id", "account__pk")
+    )
+    first = dict(zip(("member", "user", "account"), rows[0], strict=True))
+    if len(rows) != MEMBERS or any(row != tuple(v + n for v in rows[0]) for n, row in enumerate(rows)):
+        raise SystemExit("The bench members' ids are not consecutive: drop the bench database and run again.")
     return {"staff": staff, "first": first}
+
+
+def create_members(User, Member, Account) -> None:
+    """MEMBERS bench members with their users and accounts, each in one INSERT (consecutive ids)."""
+    users = User.objects.bulk_create(User(username=f"bench-member-{n}", password="!") for n in range(MEMBERS))
+    if Member._meta.get_field("account").concrete:  # the member points at its account (the ledger app)
+        accounts = Account.objects.bulk_create(
+            Account(kind=Account.Kind.MEMBER, balance_must_not_go_negative=True) for _user in users
+        )
+        Member.objects.bulk_create(
+            Member(user=user, mobile=f"1990{n:07d}", code=member_code(n), account=account)
+            for n, (user, account) in enumerate(zip(users, accounts, strict=True))
+        )
+        return
+    members = Member.objects.bulk_create(
+        Member(user=user, mobile=f"1990{n:07d}", code=member_code(n)) for n, user in enumerate(users)
+    )
+    Account.objects.bulk_create(Account(kind=Account.Kind.MEMBER, member=member) for member in members)
 
 
 # --- The references: pgbench scripts made from captured requests -----------------------------------
@@ -225,37 +235,44 @@ def station_roles(data: dict) -> list[Role]:
     for name in ("station", "code", "user", "token", "issuer", "inventory"):
         per_client = tuple(station[name] for station in data["staff"])
         items = ", ".join(str(v) if isinstance(v, int) else f"'{v}'" for v in per_client)
-        roles.append(Role(f"station {name}", per_client[:3], f"(ARRAY[{items}])[:client_id + 1]", per_client))
+        captured = tuple(per_client[client] for client in CAPTURED_CLIENTS)
+        roles.append(Role(f"station {name}", captured, f"(ARRAY[{items}])[:client_id + 1]", per_client))
     return roles
 
 
-def member_roles(data: dict, variable: str, members: tuple[int, ...]) -> list[Role]:
-    """Member number :variable (random), which the captures had as `members`."""
-    first, n = data["first"], f":{variable}"
+def member_roles(data: dict, name: str, members: tuple[int, ...], number: str) -> list[Role]:
+    """The member whose number (0 to MEMBERS - 1) the pgbench expression `number` gives, which
+    the captures had as `members`: their ids, code and mobile number."""
+    first, n = data["first"], f"({number})"
     return [
-        Role(f"{variable} id", tuple(first["member"] + m for m in members), f"{first['member']} + {n}"),
-        Role(f"{variable} user", tuple(first["user"] + m for m in members), f"{first['user']} + {n}"),
-        Role(f"{variable} account", tuple(first["account"] + m for m in members), f"{first['account']} + {n}"),
-        Role(f"{variable} code", tuple(member_code(m) for m in members),
+        Role(f"{name} id", tuple(first["member"] + m for m in members), f"{first['member']} + {n}"),
+        Role(f"{name} user", tuple(first["user"] + m for m in members), f"{first['user']} + {n}"),
+        Role(f"{name} account", tuple(first["account"] + m for m in members), f"{first['account']} + {n}"),
+        Role(f"{name} code", tuple(member_code(m) for m in members),
              f"'{MEMBER_CODE_PREFIX}' || lpad({n}::text, 11, '0')"),
-        Role(f"{variable} mobile", tuple(f"1990{m:07d}" for m in members), f"'1990' || lpad({n}::text, 7, '0')"),
-        Role(f"{variable} masked", tuple(f"199****{m % 10000:04d}" for m in members),
+        Role(f"{name} mobile", tuple(f"1990{m:07d}" for m in members), f"'1990' || lpad({n}::text, 7, '0')"),
+        Role(f"{name} masked", tuple(f"199****{m % 10000:04d}" for m in members),
              f"'199****' || lpad(({n} % 10000)::text, 4, '0')"),
     ]  # fmt: skip
-
-
-def key_role(variable: str, keys: tuple[str, ...]) -> Role:
-    return Role(variable, keys, f"'bench-' || :{variable}")
 
 
 def member_code(n: int) -> str:
     return f"{MEMBER_CODE_PREFIX}{n:011d}"
 
 
-def random_variables(names: list[str]) -> list[str]:
-    """pgbench's \\set lines: a random member number or a random key number each."""
-    ranges = {"member": f"0, {MEMBERS - 1}", "key": "1, 9000000000000000000"}
-    return [f"\\set {name} random({ranges[name.split('_')[0]]})" for name in names]
+# One random number per pgbench transaction gives its member(s) and idempotency key(s): item i
+# of a batch has member (seed + 7919 i) mod MEMBERS (all different: 7919 is prime to MEMBERS)
+# and key "bench-<seed>-<i>". One variable, not two per item: pgbench 15 corrupts its memory on
+# the batch's script with a hundred \set variables.
+SEED = "\\set seed random(1, 9000000000000000000)"
+
+
+def seeded_member(item: int) -> str:
+    return f":seed % {MEMBERS}" if item == 0 else f"(:seed + {7919 * item}) % {MEMBERS}"
+
+
+def seeded_key(name: str, keys: tuple[str, ...], item: int) -> Role:
+    return Role(name, keys, f"'bench-' || :seed || '-{item}'")
 
 
 def post(data: dict, client_index: int, *, url: str, body: dict, key: str) -> dict:
@@ -281,23 +298,47 @@ def literal_of():
     return lambda value: sql.Literal(value).as_string(connection.connection)
 
 
+# The pgbench clients (stations) whose requests are captured: spaced unevenly, so that the ids
+# the captured requests' INSERTs return (consecutive) never match the stations', users' or
+# accounts' ids (consecutive too) in all three captures.
+CAPTURED_CLIENTS = (0, 5, 2)
 # The members of the captured requests, drawn at random (the same every run): in no arithmetic
 # relation with the clients' numbers or with each other, so that no id of theirs can be taken
 # for a station's or a user's.
 CAPTURED_MEMBERS = random.Random(13).sample(range(MEMBERS), 3 * (1 + BATCH_SIZE))
 
 
+def stagger_ids(n: int) -> None:
+    """Before capture n: move each write-path table's id sequence on by n times a step of its own
+    (table k by n * (k + 1)), so that the ids one request's INSERTs return differ from table to
+    table, and from the stations', in the three captures, however the sequences stood."""
+    from django.db import connection
+
+    if not n:
+        return
+    with connection.cursor() as cursor:
+        for k, table in enumerate((*WRITE_PATH_TABLES, OLD_KEY_TABLE)):
+            cursor.execute("SELECT to_regclass(%s)", [table])
+            if cursor.fetchone()[0] is None:
+                continue
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            (sequence,) = cursor.fetchone()
+            if sequence is not None:
+                cursor.execute("SELECT setval(%s, nextval(%s) + %s)", [sequence, sequence, n * (k + 1) - 1])
+
+
 def single_captures(data: dict, *, orm: bool = False) -> tuple[list[list], list[Role]]:
-    """One drop-off POST captured as clients 0, 1 and 2 (for three CAPTURED_MEMBERS), and its roles.
+    """One drop-off POST captured as each of CAPTURED_CLIENTS (for three CAPTURED_MEMBERS), and its roles.
     `orm`: through record_dropoff()'s ORM path, where a database function still does the write."""
     from recycling import services
 
     captures, keys = [], []
     members = tuple(CAPTURED_MEMBERS[:3])
-    for n, member in enumerate(members):
+    for n, (client, member) in enumerate(zip(CAPTURED_CLIENTS, members, strict=True)):
+        stagger_ids(n)
         key = f"bench-{uuid.uuid4().hex}"
-        body = {"station": data["staff"][n]["station"], "member_code": member_code(member), "cartons": 1}
-        send = functools.partial(post, data, n, url="/api/v1/dropoffs/", body=body, key=key)
+        body = {"station": data["staff"][client]["station"], "member_code": member_code(member), "cartons": 1}
+        send = functools.partial(post, data, client, url="/api/v1/dropoffs/", body=body, key=key)
         if orm and hasattr(services, "_writes_in_database"):
             original, services._writes_in_database = services._writes_in_database, lambda: False
             try:
@@ -308,14 +349,15 @@ def single_captures(data: dict, *, orm: bool = False) -> tuple[list[list], list[
             events, _answer = capture(send)
         captures.append(events)
         keys.append(key)
-    roles = station_roles(data) + member_roles(data, "member", members) + [key_role("key", tuple(keys))]
+    roles = station_roles(data) + member_roles(data, "member", members, seeded_member(0))
+    roles.append(seeded_key("key", tuple(keys), 0))
     return captures, roles
 
 
 def endpoint_script(data: dict) -> list[str]:
     """What one drop-off POST sends, as a pgbench script."""
     captures, roles = single_captures(data)
-    return random_variables(["member", "key"]) + [HEALTH_CHECK] + PgScript(roles).render(captures, literal=literal_of())
+    return [SEED, HEALTH_CHECK] + PgScript(roles).render(captures, literal=literal_of())
 
 
 def minimal_script(data: dict) -> list[str]:
@@ -329,33 +371,34 @@ def minimal_script(data: dict) -> list[str]:
     if counts != expected or not 1 <= balances <= 2:
         raise SystemExit(f"the drop-off POST no longer writes what the minimal drop-off is made of: {found}")
     lines = PgScript(roles).render([[BEGIN, *events, COMMIT] for events in kept], literal=literal_of())
-    return random_variables(["member", "key"]) + lines
+    return [SEED] + lines
 
 
 def batch_script(data: dict) -> list[str]:
     """What one batch of BATCH_SIZE sends, each item with its own member and key."""
     captures, keys, items = [], [], [[] for _ in range(BATCH_SIZE)]
-    for n in range(3):
+    for n, client in enumerate(CAPTURED_CLIENTS):
+        stagger_ids(n)
         members = CAPTURED_MEMBERS[3 + n * BATCH_SIZE : 3 + (n + 1) * BATCH_SIZE]
         batch_items = [
             {"idempotency_key": f"bench-{uuid.uuid4().hex}", "member_code": member_code(m), "cartons": 1}
             for m in members
         ]
         key = f"bench-{uuid.uuid4().hex}"
-        body = {"station": data["staff"][n]["station"], "items": batch_items}
-        events, answer = capture(functools.partial(post, data, n, url="/api/v1/dropoffs/batch/", body=body, key=key))
+        body = {"station": data["staff"][client]["station"], "items": batch_items}
+        send = functools.partial(post, data, client, url="/api/v1/dropoffs/batch/", body=body, key=key)
+        events, answer = capture(send)
         if answer.get("created") != BATCH_SIZE:
             raise SystemExit(f"the bench's own batch was not recorded: {answer}")
         captures.append(events)
         keys.append(key)
         for i, (member, item) in enumerate(zip(members, batch_items, strict=True)):
             items[i].append((member, item["idempotency_key"]))
-    roles = station_roles(data) + [key_role("key_0", tuple(keys))]
+    roles = station_roles(data) + [seeded_key("batch key", tuple(keys), 0)]
     for i, captured in enumerate(items, start=1):
-        roles += member_roles(data, f"member_{i}", tuple(m for m, _k in captured))
-        roles.append(key_role(f"key_{i}", tuple(k for _m, k in captured)))
-    names = ["key_0"] + [f"{kind}_{i}" for i in range(1, BATCH_SIZE + 1) for kind in ("member", "key")]
-    return random_variables(names) + [HEALTH_CHECK] + PgScript(roles).render(captures, literal=literal_of())
+        roles += member_roles(data, f"item {i} member", tuple(m for m, _k in captured), seeded_member(i))
+        roles.append(seeded_key(f"item {i} key", tuple(k for _m, k in captured), i))
+    return [SEED, HEALTH_CHECK] + PgScript(roles).render(captures, literal=literal_of())
 
 
 def create_bare_tables() -> None:
@@ -541,6 +584,8 @@ def measure(data: dict, *, batch: bool, server_pid: int) -> tuple[dict, dict]:
     result = run_wrk(data, batch=batch, seconds=DURATION)
     after = cpu_seconds(server_pid=server_pid)
     after["postgres", 0] = backends.stop()
+    if not result["recorded"]:
+        print(f"wrk recorded no drop-off in {DURATION:g} s ({'batches' if batch else 'single POSTs'}): run longer")
     return result, cpu_per_request(before, after, result["recorded"])
 
 

@@ -8,8 +8,9 @@ station, member and key each) tell the parameters that vary from those that do n
 parameter is written as the pgbench expression of the "role" whose three values it has (the
 client's station or token, a random member, a fresh key, the id an earlier INSERT returned),
 also inside strings ('api:12:<key>', 'dropoff:345:earning'); a constant one as its literal. A
-varying parameter that matches no role (a timestamp, a fingerprint) keeps the first capture's
-literal: the same work, with a value that repeats.
+varying parameter that matches no role keeps the first capture's literal (a timestamp: the same
+work, with a value that repeats), unless it is a random token (hex text, a UUID: a lock token,
+a fingerprint, a key the service made up), which is drawn afresh, as a unique one must not repeat.
 
     events, answer = capture(lambda: client.post(...))          # three times, as clients 0, 1, 2
     lines = PgScript(roles).render([events_0, events_1, events_2], literal=...)
@@ -17,9 +18,11 @@ literal: the same work, with a value that repeats.
 
 import json
 import re
+import uuid
 from dataclasses import dataclass
 
 ROLE_VALUE_TYPES = (int, str)
+_HEX = re.compile(r"[0-9a-f]{8,64}")
 
 
 @dataclass
@@ -131,14 +134,16 @@ class PgScript:
                 )
         roles = list(self.roles)
         lines = []
-        for index, events in enumerate(zip(*captures, strict=True)):
+        for events in zip(*captures, strict=True):
             event = events[0]
             if isinstance(event, str):
                 lines.append(event)
                 continue
             sql = self._statement(events, roles, literal)
             if event.returned is not None:
-                prefix = f"r{index}_"
+                # One name per table (pgbench 15 crashes as its variables grow into the
+                # hundreds): a statement's id variables hold the last row the table returned.
+                prefix = f"{event.shape.split()[-1]}_"
                 sql = sql.rstrip().rstrip(";") + f" \\gset {prefix}"
                 for column, *values in zip(event.columns, *(e.returned for e in events), strict=True):
                     if isinstance(values[0], ROLE_VALUE_TYPES) and not isinstance(values[0], bool):
@@ -169,12 +174,18 @@ class PgScript:
             return role.expression if role else literal(first)
         if isinstance(first, str):
             return self._text(values, roles, literal)
+        if isinstance(first, uuid.UUID):
+            return "gen_random_uuid()"  # a fresh token (a unique one must not repeat)
         return literal(first)
 
     def _text(self, texts: tuple[str, ...], roles: list[Role], literal) -> str:
         """A string parameter: the roles' values found in it become concatenated expressions."""
         pieces = [_pieces(text, [r.values[n] for r in roles]) for n, text in enumerate(texts)]
         found = [[value for kind, value in side if kind == "value"] for side in pieces]
+        if not found[0] and all(_HEX.fullmatch(text) and len(text) == len(texts[0]) for text in texts):
+            # A random token of the request's own (a lock token, a key the service made up): a
+            # fresh one each time, as a unique one must not repeat.
+            return f"left(md5(random()::text) || md5(random()::text), {len(texts[0])})"
         if len({len(side) for side in found}) != 1 or not found[0]:
             return _string_literal(texts[0], literal)
         expressions = []
