@@ -7,8 +7,10 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
-from recycling.audit import dropoffs_have_their_transfers, ledger_violations
-from recycling.models import Account, DropOff, Transfer
+from ledger.audit import ledger_violations, registered_checks
+from ledger.models import Account, Transfer
+from recycling.audit import dropoffs_have_their_transfers
+from recycling.models import DropOff
 from recycling.services import record_dropoff, void_dropoff
 from tests.factories import DropOffFactory, EarningRuleFactory, MemberFactory, StationStaffFactory
 
@@ -49,7 +51,7 @@ def without_member_balance_check():
     """Switch off the balance >= 0 CHECK for one test, to build a state only a broken database has."""
     with connection.cursor() as cursor:  # DDL is transactional: the test's rollback restores the constraint
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # ALTER TABLE refuses pending deferred checks
-        cursor.execute("ALTER TABLE recycling_account DROP CONSTRAINT account_member_balance_not_negative")
+        cursor.execute("ALTER TABLE recycling_account DROP CONSTRAINT account_flagged_balance_not_negative")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
@@ -57,11 +59,12 @@ def test_clean_ledger_passes_and_prints_a_summary(activity):
     """After normal activity every check prints ok and the command ends normally."""
     output = check_ledger()
 
-    accounts, transfers, dropoffs = Account.objects.count(), Transfer.objects.count(), DropOff.objects.count()
-    assert (accounts, transfers, dropoffs) == (4, 5, 4)
-    assert f"Checking {accounts} accounts, {transfers} transfers, {dropoffs} drop-offs." in output
+    accounts, transfers, checks = Account.objects.count(), Transfer.objects.count(), len(registered_checks())
+    assert (accounts, transfers) == (4, 5)
+    assert f"Checking {accounts} accounts and {transfers} transfers with {checks} checks." in output
+    assert output.count("ok    ") == checks
     assert "ok    cached balances match transfers" in output
-    assert "ok    dropoffs have their transfers" in output
+    assert "ok    drop-offs have their transfers" in output
     assert "FAIL" not in output
     assert "Ledger is consistent." in output
 
@@ -102,13 +105,13 @@ def test_balances_moved_consistently_but_wrongly_are_still_reported(activity):
 def test_a_negative_member_balance_is_reported(activity, without_member_balance_check):
     """A member balance below zero is named (only possible if the CHECK constraint was lost)."""
     bob = activity["bob"].account
-    issuer = Account.objects.get(kind=Account.Kind.ISSUANCE, station=activity["station"])
+    issuer = Account.objects.get(station=activity["station"])
     Account.objects.filter(pk=bob.pk).update(balance=-5)
     Account.objects.filter(pk=issuer.pk).update(balance=F("balance") + 45)
 
     output, error = check_ledger_failing()
 
-    assert "FAIL  member balances not negative: 1 violation(s)" in output
+    assert "FAIL  no negative balance where flagged: 1 violation(s)" in output
     assert f"account {bob.pk} (member): negative balance -5" in output
     assert "ok    balances sum to zero" in output
     assert "3 violation(s)" in str(error)  # bob's and the issuer's cached balances, bob's sign
@@ -123,11 +126,11 @@ def test_a_dropoff_missing_its_transfer_is_reported(activity):
 
     output, error = check_ledger_failing()
 
-    assert "FAIL  dropoffs have their transfers: 1 violation(s)" in output
-    assert f"drop-off {orphan.pk} (accepted, 30 points): 0 earning and 0 reversal transfers" in output
+    assert "FAIL  drop-offs have their transfers: 1 violation(s)" in output
+    assert f"drop-off {orphan.pk} (accepted, 30 points): earning transfer missing, reversal missing" in output
     assert "violation(s)" in str(error)
     assert dropoffs_have_their_transfers() == [
-        f"drop-off {orphan.pk} (accepted, 30 points): 0 earning and 0 reversal transfers"
+        f"drop-off {orphan.pk} (accepted, 30 points): earning transfer missing, reversal missing"
     ]
 
 
@@ -139,7 +142,7 @@ def test_a_voided_dropoff_without_its_reversal_is_reported(activity):
     )
 
     assert dropoffs_have_their_transfers() == [
-        f"drop-off {dropoff.pk} (voided, 150 points): 1 earning and 0 reversal transfers"
+        f"drop-off {dropoff.pk} (voided, 150 points): earning transfer {dropoff.earning_transfer_id}, reversal missing"
     ]
     assert dropoffs_have_their_transfers()[0] in ledger_violations()
 
@@ -149,7 +152,9 @@ def test_a_dropoff_whose_points_changed_is_reported(activity):
     dropoff = DropOff.objects.get(idempotency_key="a2")
     DropOff.objects.filter(pk=dropoff.pk).update(points=60)
 
-    assert ledger_violations() == [f"drop-off {dropoff.pk} (accepted, 60 points): 1 earning and 0 reversal transfers"]
+    assert ledger_violations() == [
+        f"transfer {dropoff.earning_transfer_id}: 50 points, but its drop-off {dropoff.pk} has 60"
+    ]
 
 
 def test_a_zero_point_dropoff_without_transfers_is_clean(activity):
