@@ -17,7 +17,7 @@ from django.utils import translation
 
 from ledger.audit import ledger_violations
 from ledger.models import Account, Transfer
-from recycling.models import CartonMovement, DailyCityTotal, DropOff, Member, RecyclingCampaign
+from recycling.models import DAILY_TOTAL_FIGURES, CartonMovement, DailyCityTotal, DropOff, Member, RecyclingCampaign
 from rewards.models import Donation, Redemption, StationStock
 from simulator.calibration import calibration_figures
 from stations.models import City, Station
@@ -41,10 +41,8 @@ SNAPSHOT = {
     "rewards_donation": "*",
     "rewards_rewardrequest": "*",
     "rewards_stationstock": "*",
-    "recycling_dailystationtotal": "day, station_id, city_id, cartons, dropoffs, members, points_issued, "
-    "points_redeemed, points_donated, cartons_reused, co2e_kg",
-    "recycling_dailycitytotal": "day, city_id, stations, cartons, dropoffs, members, points_issued, "
-    "points_redeemed, points_donated, cartons_reused, co2e_kg",
+    "recycling_dailystationtotal": ", ".join(["day", "station_id", "city_id", *DAILY_TOTAL_FIGURES]),
+    "recycling_dailycitytotal": ", ".join(["day", "city_id", "stations", *DAILY_TOTAL_FIGURES]),
 }
 
 
