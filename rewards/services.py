@@ -6,7 +6,7 @@ Refusals are DomainErrors (rewards/errors.py, recycling/errors.py) and leave the
 tables unchanged: they are raised before anything is written, or inside the transaction,
 which then rolls back.
 
-Lock order, the same everywhere in the project (recycling/ledger.py): the redemption row
+Lock order, the same everywhere in the project (ledger/services.py): the redemption row
 first (collect, cancel, expire), then ledger accounts in primary-key order (ledger.services.lock_accounts),
 then StationStock rows. reserve_reward has no redemption yet, so it starts at the accounts.
 Two writers therefore never wait for each other in opposite orders, and cannot deadlock.
