@@ -1,14 +1,18 @@
-"""Recycling's checks in the ledger audit (`manage.py check_ledger`, ledger/audit.py).
+"""Recycling's part of the ledger audit (`manage.py check_ledger`, ledger/audit.py).
 
-Registered by RecyclingConfig.ready(). Each check is one readable SQL query over the tables
-(the ledger's keep their recycling_ names) and names the rows it finds by id; together with
-the ledger's own checks and rewards' they explain every transfer by its one cause. Here: the
-earning transfers and the reversals of voided drop-offs, and the carton inventories.
+Registered by RecyclingConfig.ready(): the two causes of transfers that drop-offs are (a
+drop-off's earning transfer, a voided drop-off's reversal of it), and the checks that each of
+those transfers agrees with its drop-off and each drop-off with its pricing, plus the carton
+inventories. Each check is one readable SQL query over the tables (the ledger's keep their
+recycling_ names) and names the rows it finds by id.
 """
 
-from ledger.audit import register_check, rows
+from ledger.audit import register_cause, register_check, rows, stream
 
-from .pricing import earning_transfer_key, reversal_transfer_key
+from .pricing import DropOffPrice, earning_transfer_key, price_dropoff, reversal_transfer_key
+
+EARNING_CAUSE = "SELECT earning_transfer_id, id FROM recycling_dropoff WHERE earning_transfer_id IS NOT NULL"
+REVERSAL_CAUSE = "SELECT reversal_transfer_id, id FROM recycling_dropoff WHERE reversal_transfer_id IS NOT NULL"
 
 DROPOFFS_WITHOUT_THEIR_TRANSFERS = """
     SELECT d.id, d.status, d.points, d.earning_transfer_id, d.reversal_transfer_id
@@ -21,7 +25,7 @@ DROPOFFS_WITHOUT_THEIR_TRANSFERS = """
 
 def dropoffs_have_their_transfers() -> list[str]:
     """A drop-off with points has its earning transfer, one with none has none; a voided one with
-    points also has its reversal, an accepted one none."""
+    points also has exactly one reversal, an accepted one none."""
     return [
         f"drop-off {pk} ({status}, {points} points): earning transfer {earning or 'missing'}, "
         f"reversal {reversal or 'missing'}"
@@ -29,70 +33,122 @@ def dropoffs_have_their_transfers() -> list[str]:
     ]
 
 
+# Each condition is named, so the violation says what disagrees.
 EARNINGS_THAT_DISAGREE = """
-    SELECT t.id, d.id, t.amount, d.points
-    FROM recycling_transfer t
-    JOIN recycling_dropoff d ON d.earning_transfer_id = t.id
+    SELECT t.id, d.id, concat_ws('; ',
+        CASE WHEN t.kind <> 'earning' THEN 'kind ' || t.kind || ', not earning' END,
+        CASE WHEN t.amount <> d.points THEN t.amount || ' points, but the drop-off has ' || d.points END,
+        CASE WHEN t.credit_account_id <> m.account_id
+             THEN 'credits account ' || t.credit_account_id || ', not the member''s ' || m.account_id END,
+        CASE WHEN t.debit_account_id IS DISTINCT FROM s.issuance_account_id
+             THEN 'debits account ' || t.debit_account_id || ', not the station''s issuance account '
+                  || COALESCE(s.issuance_account_id::text, '(none)') END,
+        CASE WHEN t.idempotency_key <> %(key_prefix)s || d.id || %(key_suffix)s
+             THEN 'key ' || t.idempotency_key END
+    )
+    FROM recycling_dropoff d
+    JOIN recycling_transfer t ON t.id = d.earning_transfer_id
     JOIN recycling_member m ON m.id = d.member_id
-    LEFT JOIN stations_station s ON s.id = d.station_id
+    JOIN stations_station s ON s.id = d.station_id
     WHERE t.kind <> 'earning'
        OR t.amount <> d.points
        OR t.credit_account_id <> m.account_id
        OR t.debit_account_id IS DISTINCT FROM s.issuance_account_id
-       OR t.idempotency_key <> %(earning_prefix)s || d.id || %(earning_suffix)s
+       OR t.idempotency_key <> %(key_prefix)s || d.id || %(key_suffix)s
     ORDER BY t.id
 """
 
 
 def earning_transfers_agree_with_their_dropoffs() -> list[str]:
-    """A drop-off's earning transfer is an `earning` of its points, from its station's issuance
-    account to its member's account, under the drop-off's earning key."""
-    prefix, suffix = earning_transfer_key(dropoff_id=0).split("0", 1)
+    """A drop-off's earning transfer is an `earning` of exactly its points, from its station's
+    issuance account to its member's account, under the drop-off's earning key."""
     return [
-        f"transfer {pk}: earning of drop-off {dropoff} is {amount} points from the wrong accounts, kind or key "
-        f"(the drop-off has {points})"
-        if amount == points
-        else f"transfer {pk}: {amount} points, but its drop-off {dropoff} has {points}"
-        for pk, dropoff, amount, points in rows(
-            EARNINGS_THAT_DISAGREE, {"earning_prefix": prefix, "earning_suffix": suffix}
-        )
+        f"transfer {pk} (earning of drop-off {dropoff}): {what}"
+        for pk, dropoff, what in rows(EARNINGS_THAT_DISAGREE, _key_parts(earning_transfer_key))
     ]
 
 
 REVERSALS_THAT_DISAGREE = """
-    SELECT t.id, d.id
-    FROM recycling_transfer t
-    JOIN recycling_dropoff d ON d.reversal_transfer_id = t.id
-    WHERE t.kind <> 'reversal'
-       OR t.reverses_id IS DISTINCT FROM d.earning_transfer_id
-       OR t.idempotency_key <> %(reversal_prefix)s || d.id || %(reversal_suffix)s
-    ORDER BY t.id
+    SELECT r.id, d.id, concat_ws('; ',
+        CASE WHEN r.kind <> 'reversal' THEN 'kind ' || r.kind || ', not reversal' END,
+        CASE WHEN r.reverses_id IS DISTINCT FROM d.earning_transfer_id
+             THEN 'reverses transfer ' || COALESCE(r.reverses_id::text, '(none)') || ', not the earning '
+                  || COALESCE(d.earning_transfer_id::text, '(none)') END,
+        CASE WHEN r.amount <> e.amount THEN r.amount || ' points, but the earning has ' || e.amount END,
+        CASE WHEN r.debit_account_id <> e.credit_account_id OR r.credit_account_id <> e.debit_account_id
+             THEN 'moves account ' || r.debit_account_id || ' to ' || r.credit_account_id
+                  || ', not back from ' || e.credit_account_id || ' to ' || e.debit_account_id END,
+        CASE WHEN r.idempotency_key <> %(key_prefix)s || d.id || %(key_suffix)s
+             THEN 'key ' || r.idempotency_key END
+    )
+    FROM recycling_dropoff d
+    JOIN recycling_transfer r ON r.id = d.reversal_transfer_id
+    LEFT JOIN recycling_transfer e ON e.id = d.earning_transfer_id
+    WHERE r.kind <> 'reversal'
+       OR r.reverses_id IS DISTINCT FROM d.earning_transfer_id
+       OR r.amount <> e.amount
+       OR r.debit_account_id <> e.credit_account_id
+       OR r.credit_account_id <> e.debit_account_id
+       OR r.idempotency_key <> %(key_prefix)s || d.id || %(key_suffix)s
+    ORDER BY r.id
 """
 
 
-def dropoff_reversals_reverse_their_earning() -> list[str]:
-    """A voided drop-off's reversal reverses the drop-off's own earning transfer, under its key."""
-    prefix, suffix = reversal_transfer_key(dropoff_id=0).split("0", 1)
+def dropoff_reversals_undo_their_earning() -> list[str]:
+    """A voided drop-off's reversal reverses that drop-off's own earning transfer: the same
+    amount between the same accounts the other way, under the drop-off's reversal key."""
     return [
-        f"transfer {pk}: the reversal of drop-off {dropoff} does not reverse its earning transfer"
-        for pk, dropoff in rows(REVERSALS_THAT_DISAGREE, {"reversal_prefix": prefix, "reversal_suffix": suffix})
+        f"transfer {pk} (reversal of drop-off {dropoff}): {what}"
+        for pk, dropoff, what in rows(REVERSALS_THAT_DISAGREE, _key_parts(reversal_transfer_key))
     ]
 
 
-EARNINGS_WITHOUT_DROPOFF = """
-    SELECT t.id, t.amount
-    FROM recycling_transfer t
-    WHERE t.kind = 'earning'
-      AND NOT EXISTS (SELECT 1 FROM recycling_dropoff d WHERE d.earning_transfer_id = t.id)
-    ORDER BY t.id
+# What a drop-off's price was computed from: its cartons, its rule's terms, and the cartons of
+# the member that earned points earlier the same Shanghai day (the cap's day is that of the
+# drop-off's time). "Earlier" is recording order: drop-offs of one member are recorded one at a
+# time (the member's account lock), so in id order. An earlier drop-off since voided may or may
+# not have counted (it did if it was voided after this one was priced, and the rows do not
+# record which came first), so the earlier earning cartons are a range: those still accepted,
+# up to those plus the voided ones. Exact whenever the member voided nothing that day.
+DROPOFF_PRICING = """
+    SELECT id, cartons, earning_cartons, points, points_per_carton, daily_carton_cap,
+           COALESCE(SUM(earning_cartons) FILTER (WHERE status = 'accepted') OVER earlier, 0) AS accepted_before,
+           COALESCE(SUM(earning_cartons) OVER earlier, 0) AS any_before
+    FROM (
+        SELECT d.id, d.member_id, d.cartons, d.earning_cartons, d.points, d.status, r.points_per_carton,
+               r.daily_carton_cap, (d.occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS day
+        FROM recycling_dropoff d JOIN recycling_earningrule r ON r.id = d.rule_id
+    ) dropoffs
+    WINDOW earlier AS (PARTITION BY member_id, day ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    ORDER BY id
 """
 
 
-def earning_transfers_have_a_dropoff() -> list[str]:
-    """Every `earning` transfer is some drop-off's earning transfer."""
-    return [
-        f"transfer {pk} (earning, {amount} points) has no drop-off" for pk, amount in rows(EARNINGS_WITHOUT_DROPOFF)
-    ]
+class _Terms:
+    __slots__ = ("daily_carton_cap", "points_per_carton")
+
+    def __init__(self, points_per_carton: int, daily_carton_cap: int):
+        self.points_per_carton, self.daily_carton_cap = points_per_carton, daily_carton_cap
+
+
+def dropoff_points_equal_their_pricing() -> list[str]:
+    """A drop-off's earning cartons and points are what recycling.pricing.price_dropoff() gives
+    for its cartons, its rule and the member's earlier earning cartons that day: the one pricing
+    function, the same that record_dropoff() and the simulator use."""
+    wrong = []
+    for pk, cartons, earning, points, per_carton, cap, accepted_before, any_before in stream(DROPOFF_PRICING):
+        terms = _Terms(per_carton, cap)
+        # The earlier cartons that would give this many earning cartons, if any lies in the range.
+        candidates = {accepted_before, any_before, min(max(cap - earning, accepted_before), any_before)}
+        priced = {price_dropoff(cartons=cartons, earned_before=before, rule=terms) for before in candidates}
+        if DropOffPrice(earning_cartons=earning, points=points) not in priced:
+            expected = price_dropoff(cartons=cartons, earned_before=accepted_before, rule=terms)
+            wrong.append(
+                f"drop-off {pk}: {earning} of {cartons} cartons earning {points} points, but its pricing gives "
+                f"{expected.earning_cartons} earning {expected.points} points ({accepted_before} earlier earning "
+                f"cartons that day, a cap of {cap}, {per_carton} points a carton)"
+            )
+    return wrong
 
 
 INVENTORIES_THAT_DISAGREE = """
@@ -122,9 +178,17 @@ def carton_inventories_match_movements() -> list[str]:
     ]
 
 
+def _key_parts(key_format) -> dict[str, str]:
+    """The text around the drop-off id in a key format of recycling.pricing, for the SQL."""
+    prefix, suffix = key_format(dropoff_id=0).split("0", 1)
+    return {"key_prefix": prefix, "key_suffix": suffix}
+
+
 def register_checks() -> None:
+    register_cause("earning of drop-off", EARNING_CAUSE)
+    register_cause("reversal of drop-off", REVERSAL_CAUSE)
     register_check("drop-offs have their transfers", dropoffs_have_their_transfers)
     register_check("earning transfers agree with their drop-offs", earning_transfers_agree_with_their_dropoffs)
-    register_check("drop-off reversals reverse their earning", dropoff_reversals_reverse_their_earning)
-    register_check("earning transfers have a drop-off", earning_transfers_have_a_dropoff)
+    register_check("drop-off reversals undo their earning", dropoff_reversals_undo_their_earning)
+    register_check("drop-off points equal their pricing", dropoff_points_equal_their_pricing)
     register_check("carton inventories match movements", carton_inventories_match_movements)
