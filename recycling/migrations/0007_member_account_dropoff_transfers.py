@@ -21,10 +21,16 @@ UNFILL = [
     # Backwards only: the old columns are filled in again, which the append-only trigger would refuse.
     "ALTER TABLE recycling_transfer DISABLE TRIGGER recycling_transfer_append_only",
     "UPDATE recycling_account a SET member_id = m.id FROM recycling_member m WHERE m.account_id = a.id",
+    "SET CONSTRAINTS ALL IMMEDIATE",  # the deferred checks the UPDATE queued, before the ALTER TABLE
+    """
+    ALTER TABLE recycling_account ADD CONSTRAINT account_member_iff_member_kind
+        CHECK ((kind = 'member' AND member_id IS NOT NULL) OR (NOT kind = 'member' AND member_id IS NULL))
+    """,
     """
     UPDATE recycling_transfer t SET dropoff_id = d.id FROM recycling_dropoff d
     WHERE t.id IN (d.earning_transfer_id, d.reversal_transfer_id)
     """,
+    "SET CONSTRAINTS ALL IMMEDIATE",
     "ALTER TABLE recycling_transfer ENABLE TRIGGER recycling_transfer_append_only",
 ]
 

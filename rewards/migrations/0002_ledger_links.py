@@ -25,6 +25,7 @@ UNFILL = [
     WHERE t.id IN (r.transfer_id, r.refund_transfer_id)
     """,
     "UPDATE recycling_transfer t SET station_id = n.station_id FROM rewards_donation n WHERE t.id = n.transfer_id",
+    "SET CONSTRAINTS ALL IMMEDIATE",
     "ALTER TABLE recycling_transfer ENABLE TRIGGER recycling_transfer_append_only",
 ]
 

@@ -18,7 +18,15 @@ FILL = [
     """,
     "SET CONSTRAINTS ALL IMMEDIATE",  # no pending trigger events for later ALTER TABLEs
 ]
-UNFILL = "UPDATE recycling_account a SET station_id = s.id FROM stations_station s WHERE s.issuance_account_id = a.id"
+UNFILL = [
+    "UPDATE recycling_account a SET station_id = s.id FROM stations_station s WHERE s.issuance_account_id = a.id",
+    "SET CONSTRAINTS ALL IMMEDIATE",  # the deferred checks the UPDATE queued, before the ALTER TABLE
+    """
+    ALTER TABLE recycling_account ADD CONSTRAINT account_station_iff_issuance_kind
+        CHECK ((kind = 'issuance' AND station_id IS NOT NULL) OR (NOT kind = 'issuance' AND station_id IS NULL))
+    """,
+    "SET CONSTRAINTS ALL IMMEDIATE",
+]
 
 
 class Migration(migrations.Migration):

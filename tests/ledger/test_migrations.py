@@ -155,3 +155,18 @@ def test_the_previous_release_migrates_with_its_ledger_intact(release_database):
         release_database, "SELECT tgenabled FROM pg_trigger WHERE tgname = 'recycling_transfer_append_only'"
     )
     assert trigger == [("O",)]  # transfers are still append-only
+
+
+def test_the_migrations_run_backwards_to_the_previous_release(release_database):
+    """Forwards, then back to the previous release's migrations: its own columns hold again what
+    they held (the reverse data migrations refill them from the new links)."""
+    before = {fact: _rows(release_database, sql) for fact, sql in BEFORE.items() if fact != "flagged accounts"}
+    forwards = _manage(release_database, "migrate", "--noinput")
+    assert forwards.returncode == 0, forwards.stderr
+
+    for app, target in [("recycling", "0006"), ("stations", "0002"), ("ledger", "zero")]:
+        backwards = _manage(release_database, "migrate", app, target, "--noinput")
+        assert backwards.returncode == 0, backwards.stderr
+
+    assert {fact: _rows(release_database, sql) for fact in before for sql in [BEFORE[fact]]} == before
+    assert _rows(release_database, "SELECT count(*) FROM pg_proc WHERE proname = 'recycling_record_dropoff'") == [(1,)]
