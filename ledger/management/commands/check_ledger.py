@@ -11,11 +11,12 @@ class Command(BaseCommand):
     help = (
         "Audit the points ledger. Runs every registered check: the ledger's own (each cached "
         "balance equals its credits minus debits, all balances sum to zero, no flagged balance is "
-        "negative) and those of the apps that cause transfers (recycling: every earning and "
-        "reversal is explained by its drop-off; rewards: every redemption, refund and donation by "
-        "its row, and stock by the reservations). Prints one line per check, 'ok' or 'FAIL' with "
-        "each violation by id below it; exits with status 1 if any check fails, 0 when the ledger "
-        "is consistent."
+        "negative, every transfer has exactly one business cause) and those of the apps that cause "
+        "transfers (recycling: each earning and reversal agrees with its drop-off, and each drop-off's "
+        "points with its pricing; rewards: each redemption debit, refund and donation agrees with "
+        "its row, reward and campaign accounts hold what their rows say, stock is never negative). "
+        "Prints one line per check, 'ok' or 'FAIL' with each violation by id below it; exits with "
+        "status 1 if any check fails, 0 when the ledger is consistent."
     )
 
     def add_arguments(self, parser):
