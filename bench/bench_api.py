@@ -146,17 +146,14 @@ def set_up() -> dict:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
+    from django.db import transaction
     from django.utils import timezone
     from rest_framework.authtoken.models import Token
 
+    from ledger.models import Account
     from recycling.ledger import issuance_account
     from recycling.models import CartonInventory, EarningRule, Member
     from stations.models import City, Station, StationStaff
-
-    try:
-        from ledger.models import Account
-    except ImportError:  # until the ledger app
-        from recycling.models import Account
 
     call_command("migrate", verbosity=0)
     User = get_user_model()
@@ -173,7 +170,8 @@ def set_up() -> dict:
     stations = list(Station.objects.filter(city=city).order_by("pk"))
     staff = []  # per station: its id, code, staff user's id and token, issuance account and inventory ids
     for n, station in enumerate(stations):
-        issuer = issuance_account(station=station)
+        with transaction.atomic():
+            issuer = issuance_account(station=station)
         inventory, _created = CartonInventory.objects.get_or_create(station=station)
         user, _created = User.objects.get_or_create(username=f"bench-staff-{n}")
         StationStaff.objects.get_or_create(user=user, station=station)
@@ -200,19 +198,13 @@ def set_up() -> dict:
 def create_members(User, Member, Account) -> None:
     """MEMBERS bench members with their users and accounts, each in one INSERT (consecutive ids)."""
     users = User.objects.bulk_create(User(username=f"bench-member-{n}", password="!") for n in range(MEMBERS))
-    if Member._meta.get_field("account").concrete:  # the member points at its account (the ledger app)
-        accounts = Account.objects.bulk_create(
-            Account(kind=Account.Kind.MEMBER, balance_must_not_go_negative=True) for _user in users
-        )
-        Member.objects.bulk_create(
-            Member(user=user, mobile=f"1990{n:07d}", code=member_code(n), account=account)
-            for n, (user, account) in enumerate(zip(users, accounts, strict=True))
-        )
-        return
-    members = Member.objects.bulk_create(
-        Member(user=user, mobile=f"1990{n:07d}", code=member_code(n)) for n, user in enumerate(users)
+    accounts = Account.objects.bulk_create(
+        Account(kind=Account.Kind.MEMBER, balance_must_not_go_negative=True) for _user in users
     )
-    Account.objects.bulk_create(Account(kind=Account.Kind.MEMBER, member=member) for member in members)
+    Member.objects.bulk_create(
+        Member(user=user, mobile=f"1990{n:07d}", code=member_code(n), account=account)
+        for n, (user, account) in enumerate(zip(users, accounts, strict=True))
+    )
 
 
 # --- The references: pgbench scripts made from captured requests -----------------------------------

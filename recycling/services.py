@@ -11,31 +11,33 @@ from datetime import datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import record_event
+from core.validation import is_whole_number
+from ledger.models import Transfer
+from ledger.services import post_transfer, reverse_transfer
 from stations.models import Station
 from stations.selectors import station_for_staff, works_at
 
 from . import errors
-from .days import day_bounds, shanghai_day
-from .ledger import lock_member_and_issuance, post_transfer, reverse_transfer
+from .days import shanghai_day
+from .ledger import lock_member_and_issuance, open_member_account
 from .mobile import normalize_mobile
 from .models import (
     MAX_CARTONS_PER_DROPOFF,
     MAX_CARTONS_PER_MOVEMENT,
     MIN_CARTONS_PER_DROPOFF,
-    Account,
     CartonInventory,
     CartonMovement,
     DropOff,
     Member,
-    Transfer,
 )
+from .pricing import earning_transfer_key, price_dropoff, reversal_transfer_key
 from .selectors import earning_cartons_on_day, earning_terms_in_force, member_for_dropoff
 from .tasks import recompute_after_commit
 
@@ -73,8 +75,7 @@ def register_member(*, mobile: str, password: str | None = None) -> Member:
     try:
         with transaction.atomic():
             user = get_user_model().objects.create_user(username=f"member-{secrets.token_hex(6)}", password=password)
-            member = Member.objects.create(user=user, mobile=number)
-            Account.objects.create(kind=Account.Kind.MEMBER, member=member)
+            member = Member.objects.create(user=user, mobile=number, account=open_member_account())
     except IntegrityError:
         # A concurrent registration of the same number committed between the check and the insert
         # (the unique username and mobile stop the second one); refuse it the same way.
@@ -101,9 +102,8 @@ def record_dropoff(
     Idempotent: a retry with the same key returns the first drop-off (replayed=True) and credits
     nothing again; the same key with different station, member or cartons is refused.
 
-    The checks of the request itself come first; then, on PostgreSQL, one call to the database
-    function recycling_record_dropoff() reads and writes everything else (recycling/migrations/
-    0006_record_dropoff_function.py); elsewhere the same steps run through the ORM.
+    The checks of the request itself come first, then the reads and writes in one transaction;
+    its pricing is recycling.pricing.price_dropoff(), which the simulator and the audit share.
     """
     _check_idempotency_key(idempotency_key)
     if not is_whole_number(cartons):
@@ -126,7 +126,7 @@ def record_dropoff(
         occurred_at=occurred_at,
         now=now,
     )
-    result = _write_dropoff_in_database(request) if _writes_in_database() else _write_dropoff_with_orm(request)
+    result = _write_dropoff(request)
     if not result.replayed and shanghai_day(occurred_at) < shanghai_day(now):
         recompute_after_commit(shanghai_day(occurred_at))  # a late drop-off changes an earlier day
     return result
@@ -134,7 +134,7 @@ def record_dropoff(
 
 @dataclass(frozen=True)
 class DropOffRequest:
-    """record_dropoff()'s arguments once checked, for the two writers below."""
+    """record_dropoff()'s arguments once checked."""
 
     station: Station | int
     member_code: str  # stripped, upper case
@@ -149,83 +149,8 @@ class DropOffRequest:
         return self.station if isinstance(self.station, int) else self.station.pk
 
 
-def _writes_in_database() -> bool:
-    """Whether record_dropoff() calls the PostgreSQL function (tests switch it off to run the ORM path there)."""
-    return connection.vendor == "postgresql"
-
-
-# The database function's refusals, by the result code it returns.
-_REFUSALS = {
-    error.code: error
-    for error in (
-        errors.UnknownStation,
-        errors.NotStationStaff,
-        errors.IdempotencyKeyReused,
-        errors.UnknownMember,
-        errors.StationInactive,
-        errors.NoEarningRule,
-        errors.NoEmissionFactor,
-    )
-}
-
-
-def _write_dropoff_in_database(request: DropOffRequest) -> DropOffResult:
-    """One call to recycling_record_dropoff(): in autocommit its own transaction, else part of the caller's."""
-    day = shanghai_day(request.occurred_at)
-    day_start, day_end = day_bounds(day)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT * FROM recycling_record_dropoff(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                request.station_id,
-                request.member_code,
-                request.cartons,
-                request.staff.pk,
-                request.staff.is_superuser,
-                request.idempotency_key,
-                request.occurred_at,
-                day,
-                day_start,
-                day_end,
-                request.now,
-            ],
-        )
-        (outcome, dropoff_id, station_code, member_id, mobile, earning_cartons, points, rule_id, factor_id, balance) = (
-            cursor.fetchone()
-        )
-    if outcome in _REFUSALS:
-        raise _REFUSALS[outcome]()
-    if outcome == "replayed":
-        earlier = DropOff.objects.select_related("station", "member").get(pk=dropoff_id)
-        return DropOffResult(dropoff=earlier, balance=balance, replayed=True)
-    if outcome != "created":
-        raise RuntimeError(f"recycling_record_dropoff() returned {outcome!r}")
-    dropoff = DropOff(
-        id=dropoff_id,
-        station_id=request.station_id,
-        member_id=member_id,
-        cartons=request.cartons,
-        earning_cartons=earning_cartons,
-        points=points,
-        rule_id=rule_id,
-        emission_factor_id=factor_id,
-        logged_by_id=request.staff.pk,
-        occurred_at=request.occurred_at,
-        recorded_at=request.now,
-        idempotency_key=request.idempotency_key,
-    )
-    dropoff._state.adding, dropoff._state.db = False, connection.alias  # as loaded: saving it updates, not inserts
-    # What the drop-off's serializers read of its station and member; any other field loads on access.
-    if isinstance(request.station, Station):
-        dropoff.station = request.station
-    else:
-        dropoff.station = Station.from_db(connection.alias, ["id", "code"], [request.station_id, station_code])
-    dropoff.member = Member.from_db(connection.alias, ["id", "mobile"], [member_id, mobile])
-    return DropOffResult(dropoff=dropoff, balance=balance, replayed=False)
-
-
-def _write_dropoff_with_orm(request: DropOffRequest) -> DropOffResult:
-    """record_dropoff()'s reads and writes through the ORM: the reference for the database function."""
+def _write_dropoff(request: DropOffRequest) -> DropOffResult:
+    """record_dropoff()'s reads and writes, once the request itself is checked."""
     station = request.station
     if isinstance(station, int):
         station = station_for_staff(user=request.staff, station_id=station)  # and remembers works_at()'s answer
@@ -252,19 +177,19 @@ def _write_dropoff_with_orm(request: DropOffRequest) -> DropOffResult:
 
     try:
         with transaction.atomic():
-            # Lock order (recycling/ledger.py): the accounts by primary key, then the carton
+            # Lock order (ledger/services.py): the accounts by primary key, then the carton
             # inventory row (change_carton_inventory's UPDATE). The drop-off row is new, so there
             # is no business row to lock first.
             member_account, issuer = lock_member_and_issuance(member_account_id=member.account.pk, station=station)
             # The member's account lock serializes this member's drop-offs, so the cap count is exact.
             already = earning_cartons_on_day(member=member, at=request.occurred_at)
-            earning_cartons = max(0, min(request.cartons, rule.daily_carton_cap - already))
+            price = price_dropoff(cartons=request.cartons, earned_before=already, rule=rule)
             dropoff = DropOff.objects.create(
                 station=station,
                 member=member,
                 cartons=request.cartons,
-                earning_cartons=earning_cartons,
-                points=earning_cartons * rule.points_per_carton,
+                earning_cartons=price.earning_cartons,
+                points=price.points,
                 rule=rule,
                 emission_factor_id=rule.emission_factor_in_force_id,
                 logged_by=request.staff,
@@ -273,16 +198,15 @@ def _write_dropoff_with_orm(request: DropOffRequest) -> DropOffResult:
                 idempotency_key=request.idempotency_key,
             )
             if dropoff.points:
-                post_transfer(
+                dropoff.earning_transfer = post_transfer(
                     debit=issuer,
                     credit=member_account,
                     amount=dropoff.points,
                     kind=Transfer.Kind.EARNING,
-                    idempotency_key=f"dropoff:{dropoff.pk}:earning",
-                    dropoff=dropoff,
-                    station=station,
+                    idempotency_key=earning_transfer_key(dropoff_id=dropoff.pk),
                     at=request.now,
                 )
+                dropoff.save(update_fields=["earning_transfer"])
             change_carton_inventory(station=station, by=request.cartons)
             if member.home_station_id is None:
                 Member.objects.filter(pk=member.pk, home_station__isnull=True).update(home_station=station)
@@ -306,14 +230,14 @@ def void_dropoff(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> Dr
     if not 0 < len(reason) <= MAX_VOID_REASON_LENGTH:
         raise errors.InvalidReason(_("Give a reason of at most %(max)s characters.") % {"max": MAX_VOID_REASON_LENGTH})
     with transaction.atomic():
-        # Lock order: the drop-off first, then the accounts (see recycling/ledger.py). Lock the
+        # Lock order: the drop-off first, then the accounts (see ledger/services.py). Lock the
         # drop-off row only (of="self"): a plain FOR UPDATE would also lock the joined station and
         # member rows, which every concurrent drop-off at that station (or of that member) needs a
         # key-share lock on for its foreign keys while it already holds the accounts this void
         # waits for: a deadlock.
         dropoff = (
             DropOff.objects.select_for_update(of=("self",))
-            .select_related("station", "member")
+            .select_related("station", "member", "earning_transfer")
             .filter(pk=dropoff_id)
             .first()
         )
@@ -323,10 +247,11 @@ def void_dropoff(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> Dr
             raise errors.NotStationStaff()
         if dropoff.status == DropOff.Status.VOIDED:
             raise errors.AlreadyVoided()
-        if dropoff.points:
-            earning = Transfer.objects.get(dropoff=dropoff, kind=Transfer.Kind.EARNING)
+        if dropoff.earning_transfer_id:
             try:
-                reverse_transfer(original=earning, idempotency_key=f"dropoff:{dropoff.pk}:reversal")
+                dropoff.reversal_transfer = reverse_transfer(
+                    original=dropoff.earning_transfer, idempotency_key=reversal_transfer_key(dropoff_id=dropoff.pk)
+                )
             except errors.InsufficientPoints:
                 raise errors.InsufficientPoints(
                     _("The member has already spent these points; the drop-off cannot be voided.")
@@ -341,7 +266,7 @@ def void_dropoff(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> Dr
         dropoff.void_reason = reason
         dropoff.voided_by = staff
         dropoff.voided_at = timezone.now()
-        dropoff.save(update_fields=["status", "void_reason", "voided_by", "voided_at"])
+        dropoff.save(update_fields=["status", "void_reason", "voided_by", "voided_at", "reversal_transfer"])
         record_event(
             action=AuditEvent.Action.DROPOFF_VOIDED,
             user=staff,
@@ -432,11 +357,6 @@ def change_carton_inventory(*, station: Station, by: int) -> None:
         taken = 0
     if not taken:
         raise errors.NotEnoughCartons()
-
-
-def is_whole_number(value: object) -> bool:
-    """An int that is not a bool (True would otherwise count as 1 carton)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_idempotency_key(key: str) -> None:

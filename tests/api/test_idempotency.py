@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from api.idempotency import purge_expired_records
 from api.models import IdempotencyRecord
-from recycling.models import Account, DropOff, Transfer
+from ledger.models import Account, Transfer
+from recycling.models import DropOff
 from rewards.models import Redemption, RewardRequest
 
 from .conftest import token_client

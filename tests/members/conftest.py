@@ -7,7 +7,8 @@ from types import SimpleNamespace
 import pytest
 from django.test import Client
 
-from recycling.models import Account, Member, Transfer
+from ledger.models import Account, Transfer
+from recycling.models import Member
 from recycling.services import record_dropoff, register_member
 from rewards.models import Donation, Redemption, RewardRequest, StationStock
 from tests.factories import (

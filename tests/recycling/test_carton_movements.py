@@ -8,9 +8,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from ledger.models import Account, Transfer
 from recycling import errors
 from recycling.audit import carton_inventories_match_movements
-from recycling.models import Account, CartonInventory, CartonMovement, DropOff, Transfer
+from recycling.models import CartonInventory, CartonMovement, DropOff
 from recycling.services import record_carton_movement, record_dropoff, void_dropoff
 from tests.factories import EarningRuleFactory, MemberFactory, StationFactory, StationStaffFactory
 

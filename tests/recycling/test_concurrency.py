@@ -16,9 +16,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
-from recycling.audit import ledger_violations
-from recycling.ledger import issuance_account, lock_accounts
-from recycling.models import Account, DropOff, Member, Transfer
+from ledger.audit import ledger_violations
+from ledger.models import Account, Transfer
+from ledger.services import lock_accounts
+from recycling.ledger import issuance_account
+from recycling.models import DropOff, Member
 from recycling.services import record_dropoff, register_member, void_dropoff
 from tests.concurrency import JOIN_TIMEOUT, run_concurrently
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
@@ -95,7 +97,7 @@ def test_concurrent_retries_with_one_key_record_one_dropoff(committed):
     dropoff = DropOff.objects.get()
     assert {outcome.dropoff.pk for outcome in outcomes} == {dropoff.pk}
     assert Counter(outcome.replayed for outcome in outcomes) == {True: THREADS - 1, False: 1}
-    assert Transfer.objects.get().dropoff == dropoff
+    assert Transfer.objects.get() == dropoff.earning_transfer
     assert balance_of(member.account) == 30
     assert ledger_violations() == []
 

@@ -13,9 +13,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from ledger.audit import ledger_violations
+from ledger.models import Account, Transfer
 from recycling import errors as ledger_errors
-from recycling.audit import ledger_violations
-from recycling.models import Account, Transfer
 from rewards import errors, services
 from rewards.models import Redemption, StationStock
 from tests.concurrency import run_concurrently
