@@ -102,7 +102,8 @@ else:
 # connection (psycopg's default threshold; Django turns preparing off unless told): later runs
 # skip PostgreSQL's parse and plan. It pays with persistent connections (CONN_MAX_AGE, as in
 # production and bench/bench_api.py). A prepared statement holds one command: run each SQL
-# command in an execute() of its own (migrations, run once, may hold several).
+# command in an execute() of its own (migrations, run once, may hold several). Behind PgBouncer
+# in transaction mode, prepared statements need PgBouncer 1.21+ (max_prepared_statements).
 DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
