@@ -10,6 +10,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from api.reference_data import OPS_GROUP
 from recycling.services import record_dropoff
@@ -39,6 +40,20 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def throttle_rates(monkeypatch):
+    """throttle_rates(user="2/min"): set throttle rates for this test (None lifts one).
+
+    DRF's throttles read the rates once, when rest_framework.throttling is imported
+    (SimpleRateThrottle.THROTTLE_RATES), so overriding the REST_FRAMEWORK setting does not reach
+    them; this replaces that dict for the test."""
+
+    def set_rates(**rates: str | None) -> None:
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, **rates})
+
+    return set_rates
 
 
 def token_client(user) -> APIClient:

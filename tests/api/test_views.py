@@ -4,8 +4,10 @@ from datetime import date
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from ledger.models import Account
+from recycling.models import DropOff
 from rewards.models import Redemption
 from tests.factories import DailyCityTotalFactory, StationFactory
 
@@ -54,6 +56,29 @@ def test_drop_off_lists_are_filtered_by_party(world, client_for):
     assert len(b_ids) == len(y_ids) == 1
     drop = results(client_for("staff_a").get("/api/v1/dropoffs/?status=accepted"))[0]
     assert drop["member"].count("*") == 4  # staff see the member's mobile masked
+
+
+def test_a_recorded_drop_off_answers_with_its_fields_and_times_in_shanghai(world, client_for):
+    body = {"station": world.station_a.pk, "member_code": world.member_y.code, "cartons": 2}
+    created = client_for("staff_a").post("/api/v1/dropoffs/", body, format="json")
+    assert created.status_code == 201, created.content
+    answer = created.json()
+    dropoff = DropOff.objects.get(pk=answer["id"])
+    assert answer == {
+        "id": dropoff.pk,
+        "station": world.station_a.pk,
+        "station_code": "HZ-00001",
+        "member": world.member_y.masked_mobile,
+        "cartons": 2,
+        "earning_cartons": 2,
+        "points": 20,
+        "status": "accepted",
+        "occurred_at": timezone.localtime(dropoff.occurred_at).isoformat(),
+        "recorded_at": timezone.localtime(dropoff.recorded_at).isoformat(),
+        "void_reason": "",
+        "voided_at": None,
+    }
+    assert answer["occurred_at"].endswith("+08:00")
 
 
 def test_void_reverses_the_points(world, client_for):
@@ -125,7 +150,8 @@ def test_totals_filter_by_day_range_and_city(world, client_for):
 # test: add it here only with a reason.
 DROPOFF_POST_STATEMENTS = {
     "postgresql": [
-        "token, its user, their member and whether they are station staff",  # api.authentication
+        "the token and its user",  # DRF's TokenAuthentication
+        "whether the user is station staff (EXISTS)",  # api.permissions.IsStationStaff
         # BEGIN
         "api_lock_idempotency_key(): the key's advisory lock and its record",  # api.idempotency
         "the station, its city and whether the user works there",  # stations.selectors.station_for_staff
@@ -180,7 +206,7 @@ def test_a_batch_takes_a_fixed_number_of_queries_per_item(world, client_for, tra
     one, five = batch_queries(1, "one"), batch_queries(5, "five")
     per_item = BATCH_ITEM_STATEMENTS[connection.vendor]
     assert five - one == 4 * per_item
-    assert one == 4 + per_item  # token, claim, station, response; then the item
+    assert one == 5 + per_item  # token, staff check, claim, station, response; then the item
 
 
 def test_the_schema_and_swagger_ui_are_served_without_a_cdn(world, client):
