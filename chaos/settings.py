@@ -21,7 +21,6 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The API serves no static files; skip the manifest (and collectstatic).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_AUTOREFRESH = True  # no collected static folder to scan at start-up
-GREENBOX_API_IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = 10
 
 LOGGING = {
     "version": 1,

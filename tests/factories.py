@@ -14,6 +14,7 @@ from django.utils import timezone
 from api.models import IdempotencyRecord
 from audit.models import AuditEvent
 from audit.services import record_event
+from idempotency.models import IdempotencyKey
 from recycling.ledger import issuance_account, lock_accounts, post_transfer
 from recycling.models import (
     Account,
@@ -225,7 +226,7 @@ class DonationFactory(factory.Factory):
 
 
 class RewardRequestFactory(factory.django.DjangoModelFactory):
-    """A remembered refusal (a success is only ever recorded by the service that produced it)."""
+    """A remembered refusal of the old reward-request table (dropped by the next rewards migration)."""
 
     class Meta:
         model = RewardRequest
@@ -236,6 +237,24 @@ class RewardRequestFactory(factory.django.DjangoModelFactory):
     fingerprint = "reward=1;station=1;quantity=1"
     error_code = "out_of_stock"
     error_message = "This reward is out of stock at this station."
+
+
+class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
+    """A request of the old API key table (dropped by the next api migration)."""
+
+    class Meta:
+        model = IdempotencyRecord
+
+    user = factory.SubFactory(UserFactory)
+    key = factory.Sequence(lambda n: f"key-{n}")
+    method = "POST"
+    path = "/api/v1/dropoffs/"
+    fingerprint = factory.Sequence(lambda n: f"{n:064x}")
+    status = IdempotencyRecord.Status.COMPLETED
+    lock_token = factory.Sequence(lambda n: f"{n:032x}")
+    response_status = 201
+    response_body = "{}"
+    completed_at = factory.LazyFunction(timezone.now)
 
 
 class EmissionFactorFactory(factory.django.DjangoModelFactory):
@@ -357,22 +376,18 @@ class TransferFactory(factory.django.DjangoModelFactory):
             return post_transfer(debit=locked[debit_account.pk], credit=locked[credit_account.pk], **kwargs)
 
 
-class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
-    """A finished API request remembered under its Idempotency-Key."""
+class IdempotencyKeyFactory(factory.django.DjangoModelFactory):
+    """A keyed write's first outcome, a success, stored under its key in a station's scope (a
+    refusal: refusal_code and refusal_message, with result=None)."""
 
     class Meta:
-        model = IdempotencyRecord
+        model = IdempotencyKey
 
-    user = factory.SubFactory(UserFactory)
+    scope = factory.Sequence(lambda n: f"station:{n + 1}")
     key = factory.Sequence(lambda n: f"key-{n}")
-    method = "POST"
-    path = "/api/v1/dropoffs/"
+    operation = "dropoff"
     fingerprint = factory.Sequence(lambda n: f"{n:064x}")
-    status = IdempotencyRecord.Status.COMPLETED
-    lock_token = factory.Sequence(lambda n: f"{n:032x}")
-    response_status = 201
-    response_body = "{}"
-    completed_at = factory.LazyFunction(timezone.now)
+    result = factory.LazyAttribute(lambda key: {"dropoff": 1, "balance": 10})
 
 
 class AuditEventFactory(factory.django.DjangoModelFactory):

@@ -120,37 +120,27 @@ def test_totals_filter_by_day_range_and_city(world, client_for):
 
 # What one drop-off POST sends to the database, in autocommit as in production (transactional_db:
 # no test transaction around the request), besides one BEGIN and one COMMIT (left out of the
-# count: the backends do not capture the same ones). On PostgreSQL record_dropoff() is one call
-# of a database function; elsewhere it runs through the ORM. A new query on this path fails the
-# test: add it here only with a reason.
-DROPOFF_POST_STATEMENTS = {
-    "postgresql": [
-        "token, its user, their member and whether they are station staff",  # api.authentication
-        # BEGIN
-        "api_lock_idempotency_key(): the key's advisory lock and its record",  # api.idempotency
-        "recycling_record_dropoff(): the whole drop-off",  # recycling.services
-        "INSERT the idempotency record with the response",  # api.idempotency; then COMMIT
-    ],
-    "sqlite": [
-        "token, its user, their member and whether they are station staff",
-        "the Idempotency-Key's record, if any",
-        "the station, its city and whether the user works there",  # stations.selectors.station_for_staff
-        "the member, their account and whether the service key was used",  # recycling.selectors
-        "the earning rule and the emission factor in force",  # recycling.selectors.earning_terms_in_force
-        "SAVEPOINT (record_dropoff's atomic block, nested in the API's transaction)",
-        "lock the member's and the station's issuance accounts",  # recycling.ledger
-        "the member's earning cartons of the day",
-        "INSERT the drop-off",
-        "INSERT the transfer",
-        "UPDATE both balances",
-        "UPDATE the carton inventory",
-        "RELEASE SAVEPOINT",
-        "INSERT the idempotency record with the response",
-    ],
-}
-# Per batch item: the database function on PostgreSQL (its own transaction); elsewhere the
-# member, rule and factor, lock, day's cartons, 2 INSERTs, 2 UPDATEs (+ BEGIN, COMMIT).
-BATCH_ITEM_STATEMENTS = {"postgresql": 1, "sqlite": 8}
+# count). A new query on this path fails the test: add it here only with a reason.
+DROPOFF_POST_STATEMENTS = [
+    "token, its user, their member and whether they are station staff",  # api.authentication
+    "the station, its city and whether the user works there",  # stations.selectors.staff_at_station
+    # BEGIN (idempotency.services.run_idempotent: the key's durable transaction)
+    "the key's advisory lock",
+    "the key's earlier outcome, if any",
+    "SAVEPOINT (the write's, which a refusal rolls back to)",
+    "the member and their account",  # recycling.selectors.member_for_dropoff
+    "the earning rule and the emission factor in force",  # recycling.selectors.earning_terms_in_force
+    "lock the member's and the station's issuance accounts",  # recycling.ledger
+    "the member's earning cartons of the day",
+    "INSERT the drop-off",
+    "INSERT the transfer",
+    "UPDATE both balances",
+    "UPDATE the carton inventory",
+    "RELEASE SAVEPOINT",
+    "INSERT the key's outcome",  # then COMMIT
+]
+# Per batch item: the same from the key's lock to its outcome (each item its own transaction).
+BATCH_ITEM_STATEMENTS = len(DROPOFF_POST_STATEMENTS) - 2
 
 
 def statements(queries: CaptureQueriesContext) -> list[str]:
@@ -165,11 +155,11 @@ def test_recording_a_drop_off_takes_a_fixed_number_of_queries(world, client_for,
         response = staff.post("/api/v1/dropoffs/", body, format="json", HTTP_IDEMPOTENCY_KEY="q-1")
     assert response.status_code == 201
     sent = statements(queries)
-    assert len(sent) == len(DROPOFF_POST_STATEMENTS[connection.vendor]), "\n".join(sql[:150] for sql in sent)
+    assert len(sent) == len(DROPOFF_POST_STATEMENTS), "\n".join(sql[:150] for sql in sent)
 
 
 def test_a_batch_takes_a_fixed_number_of_queries_per_item(world, client_for, transactional_db):
-    """Authentication, the idempotency record, the station and the staff check are once per batch."""
+    """Authentication, the station and the staff check are once per batch."""
     staff = client_for("staff_a")
 
     def batch_queries(size: int, key: str) -> int:
@@ -183,9 +173,8 @@ def test_a_batch_takes_a_fixed_number_of_queries_per_item(world, client_for, tra
         return len(statements(queries))
 
     one, five = batch_queries(1, "one"), batch_queries(5, "five")
-    per_item = BATCH_ITEM_STATEMENTS[connection.vendor]
-    assert five - one == 4 * per_item
-    assert one == 4 + per_item  # token, claim, station, response; then the item
+    assert five - one == 4 * BATCH_ITEM_STATEMENTS
+    assert one == 2 + BATCH_ITEM_STATEMENTS  # token, station; then the item
 
 
 def test_the_schema_and_swagger_ui_are_served_without_a_cdn(world, client):

@@ -7,9 +7,10 @@ from types import SimpleNamespace
 import pytest
 from django.test import Client
 
+from idempotency.models import IdempotencyKey
 from recycling.models import Account, Member, Transfer
 from recycling.services import record_dropoff, register_member
-from rewards.models import Donation, Redemption, RewardRequest, StationStock
+from rewards.models import Donation, Redemption, StationStock
 from tests.factories import (
     DonationCampaignFactory,
     EarningRuleFactory,
@@ -46,7 +47,7 @@ def snapshot() -> dict:
         "transfers": Transfer.objects.count(),
         "redemptions": list(Redemption.objects.values_list("pk", "status")),
         "donations": Donation.objects.count(),
-        "successes": RewardRequest.objects.filter(error_code="").count(),
+        "successes": IdempotencyKey.objects.filter(refusal_code="").count(),
     }
 
 

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 
+from idempotency.models import IdempotencyKey
 from recycling.audit import dropoffs_have_their_transfers, ledger_violations
 from recycling.models import Account, DropOff, Transfer
 from recycling.services import record_dropoff, void_dropoff
@@ -131,9 +132,13 @@ def test_a_dropoff_missing_its_transfer_is_reported(activity):
     ]
 
 
+def dropoff_recorded_under(key: str) -> DropOff:
+    return DropOff.objects.get(pk=IdempotencyKey.objects.get(key=key).result["dropoff"])
+
+
 def test_a_voided_dropoff_without_its_reversal_is_reported(activity):
     """Marking a drop-off voided without posting the reversal is named by the drop-off check."""
-    dropoff = DropOff.objects.get(idempotency_key="a1")
+    dropoff = dropoff_recorded_under("a1")
     DropOff.objects.filter(pk=dropoff.pk).update(
         status=DropOff.Status.VOIDED, voided_by=activity["staff"], voided_at=dropoff.occurred_at, void_reason="x"
     )
@@ -146,7 +151,7 @@ def test_a_voided_dropoff_without_its_reversal_is_reported(activity):
 
 def test_a_dropoff_whose_points_changed_is_reported(activity):
     """A drop-off whose points no longer equal its earning transfer is named."""
-    dropoff = DropOff.objects.get(idempotency_key="a2")
+    dropoff = dropoff_recorded_under("a2")
     DropOff.objects.filter(pk=dropoff.pk).update(points=60)
 
     assert ledger_violations() == [f"drop-off {dropoff.pk} (accepted, 60 points): 1 earning and 0 reversal transfers"]
