@@ -1,8 +1,8 @@
 """Settings of the chaos run's gunicorn, Celery worker and beat: the base settings without DEBUG,
 with the production's database connections (persistent and health-checked, so a restarted
-PostgreSQL costs a request, not a worker), throttles lifted for the load, a short idempotency
-lock timeout (so retries of requests whose worker was killed take the claim over during the
-run), and each 500's cause recorded by chaos.errorlog. Only `chaos/run.py` uses it.
+PostgreSQL costs a request, not a worker), throttles lifted for the load, and each 500's cause
+recorded by chaos.errorlog. Only `chaos/run.py` uses it. (A request whose worker was killed holds
+its idempotency key only as long as its transaction: the retry finds the key free at once.)
 """
 
 import os
