@@ -1,15 +1,10 @@
-"""Reads the API needs beyond one line: who sees which drop-offs, and a member's figures.
-
-(member_figures() would sit well in recycling/selectors.py once the member pages need it too.)
-"""
-
-from dataclasses import dataclass
-from decimal import Decimal
+"""Reads the API needs beyond one line: who sees which drop-offs. (A member's figures are
+recycling.selectors.member_figures, shared with the member pages.)"""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import DecimalField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 
-from recycling.models import DropOff, Member
+from recycling.models import DropOff
 from stations.selectors import stations_for_user
 
 from .permissions import is_station_staff, member_of
@@ -29,24 +24,13 @@ def dropoffs_visible_to(*, user: AbstractBaseUser) -> QuerySet[DropOff]:
     return dropoffs.filter(visible)
 
 
-@dataclass(frozen=True)
-class MemberFigures:
-    balance: int
-    cartons: int
-    kg_co2e: Decimal
-
-
-def member_figures(*, member: Member) -> MemberFigures:
-    """Balance, cartons recycled and kg CO2e avoided (each drop-off with the factor it recorded)."""
-    co2e = ExpressionWrapper(
-        F("cartons") * F("emission_factor__kg_board_per_carton") * F("emission_factor__kg_co2e_per_kg"),
-        output_field=DecimalField(max_digits=20, decimal_places=6),
-    )
-    totals = DropOff.objects.filter(member=member, status=DropOff.Status.ACCEPTED).aggregate(
-        total_cartons=Sum("cartons"), total_co2e=Sum(co2e)
-    )
-    return MemberFigures(
-        balance=member.account.balance,
-        cartons=totals["total_cartons"] or 0,
-        kg_co2e=Decimal(str(totals["total_co2e"] or 0)).quantize(Decimal("0.001")),
-    )
+def dropoff_list(
+    *, user: AbstractBaseUser, station_id: int | None = None, status: str | None = None
+) -> QuerySet[DropOff]:
+    """dropoffs_visible_to(), at one station and of one status when given."""
+    dropoffs = dropoffs_visible_to(user=user)
+    if station_id is not None:
+        dropoffs = dropoffs.filter(station_id=station_id)
+    if status is not None:
+        dropoffs = dropoffs.filter(status=status)
+    return dropoffs

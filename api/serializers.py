@@ -11,7 +11,13 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from recycling.models import MAX_CARTONS_PER_DROPOFF, MIN_CARTONS_PER_DROPOFF
+from recycling.models import (
+    DAILY_TOTAL_FIGURES,
+    MAX_CARTONS_PER_DROPOFF,
+    MIN_CARTONS_PER_DROPOFF,
+    DailyCityTotal,
+    DailyStationTotal,
+)
 from recycling.services import MAX_VOID_REASON_LENGTH
 from rewards.models import MAX_NOTEBOOKS, MAX_QUANTITY, MIN_NOTEBOOKS, MIN_QUANTITY
 
@@ -324,24 +330,30 @@ class DonationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class _DailyTotalSerializer(serializers.Serializer):
-    day = serializers.DateField()
+def _daily_total_fields(*own: str) -> list[str]:
+    return ["day", "city", *DAILY_TOTAL_FIGURES, "computed_at", *own]
+
+
+class _DailyTotalSerializer(serializers.ModelSerializer):
+    """A day's figures (recycling.models.DAILY_TOTAL_FIGURES), read-only."""
+
     city = serializers.CharField(source="city.code")
-    cartons = serializers.IntegerField()
-    dropoffs = serializers.IntegerField()
-    members = serializers.IntegerField()
-    points_issued = serializers.IntegerField()
-    points_redeemed = serializers.IntegerField()
-    points_donated = serializers.IntegerField()
-    cartons_reused = serializers.IntegerField()
-    co2e_kg = serializers.DecimalField(max_digits=16, decimal_places=3)
-    computed_at = serializers.DateTimeField()
 
 
 class CityTotalSerializer(_DailyTotalSerializer):
     stations = serializers.IntegerField(help_text=_("Stations with drop-offs."))
 
+    class Meta:
+        model = DailyCityTotal
+        fields = _daily_total_fields("stations")
+        read_only_fields = fields
+
 
 class StationTotalSerializer(_DailyTotalSerializer):
     station = serializers.IntegerField(source="station_id")
     station_code = serializers.CharField(source="station.code")
+
+    class Meta:
+        model = DailyStationTotal
+        fields = _daily_total_fields("station", "station_code")
+        read_only_fields = fields

@@ -8,6 +8,7 @@ writes requires an Idempotency-Key and hands it to its service, which claims it
 import logging
 
 from django.db import DatabaseError
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
@@ -20,20 +21,29 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from recycling.errors import DomainError, NotStationStaff
-from recycling.models import DailyCityTotal, DailyStationTotal
+from recycling.selectors import city_totals, member_figures, station_totals
 from recycling.services import record_dropoff, void_dropoff
-from rewards.models import DonationCampaign, Redemption, Reward, StationStock
-from rewards.selectors import history_line, member_transfers
+from rewards.models import DonationCampaign, Redemption, Reward
+from rewards.selectors import (
+    active_rewards,
+    donation_campaigns,
+    history_line,
+    member_donations,
+    member_redemption,
+    member_redemptions,
+    member_transfers,
+    station_stock,
+)
 from rewards.services import cancel_redemption, collect_by_pickup_code, donate, reserve_reward
 from stations.models import Station
-from stations.selectors import StaffAtStation, staff_at_station
+from stations.selectors import StaffAtStation, staff_at_station, station_list
 
 from . import serializers as s
 from .authentication import TokenAuthentication
 from .errors import error_body
 from .idempotency_keys import KEY_PATTERN, required_key, written
 from .permissions import IsMember, IsOps, IsStaffOrMember, IsStationStaff, member_of
-from .selectors import dropoffs_visible_to, member_figures
+from .selectors import dropoff_list, dropoffs_visible_to
 from .throttling import StationThrottle, UserThrottle, check_throttles, station_id_in_body
 
 logger = logging.getLogger(__name__)
@@ -122,18 +132,14 @@ class StationListView(ApiView):
     def get(self, request):
         """Stations, by code; filter by city code and whether they are active."""
         filters = query(s.StationFilterSerializer, request)
-        stations = Station.objects.select_related("city").order_by("code")
-        if "city" in filters:
-            stations = stations.filter(city__code=filters["city"].upper())
-        if "active" in filters:
-            stations = stations.filter(is_active=filters["active"])
+        stations = station_list(city_code=filters.get("city"), is_active=filters.get("active"))
         return self.paginated(stations, s.StationSerializer)
 
 
 class StationDetailView(ApiView):
     @extend_schema(responses={200: s.StationSerializer})
     def get(self, request, pk: int):
-        station = get_object_or_404(Station.objects.select_related("city"), pk=pk)
+        station = get_object_or_404(station_list(), pk=pk)
         return Response(s.StationSerializer(station).data)
 
 
@@ -142,11 +148,7 @@ class StationStockView(ApiView):
     def get(self, request, pk: int):
         """The rewards in stock at a station (available ones only), cheapest first."""
         station = get_object_or_404(Station, pk=pk)
-        stock = (
-            StationStock.objects.filter(station=station, reward__is_active=True)
-            .select_related("reward")
-            .order_by("reward__points_cost", "reward__name", "pk")
-        )
+        stock = station_stock(station=station)
         return self.paginated(stock, s.StockSerializer)
 
 
@@ -154,9 +156,7 @@ class RewardListView(ApiView):
     @extend_schema(responses={200: s.RewardSerializer(many=True)})
     def get(self, request):
         """The active catalog: goods to reserve at a station, and donation entries."""
-        return self.paginated(
-            Reward.objects.filter(is_active=True).order_by("points_cost", "name", "pk"), s.RewardSerializer
-        )
+        return self.paginated(active_rewards(), s.RewardSerializer)
 
 
 # --- The member ------------------------------------------------------------------------------
@@ -212,11 +212,7 @@ class DropOffListCreateView(ApiView):
     def get(self, request):
         """Drop-offs at the stations you work at, and your own as a member."""
         filters = query(s.DropOffFilterSerializer, request)
-        dropoffs = dropoffs_visible_to(user=request.user)
-        if "station" in filters:
-            dropoffs = dropoffs.filter(station_id=filters["station"])
-        if "status" in filters:
-            dropoffs = dropoffs.filter(status=filters["status"])
+        dropoffs = dropoff_list(user=request.user, station_id=filters.get("station"), status=filters.get("status"))
         return self.paginated(dropoffs, s.DropOffSerializer)
 
     @extend_schema(request=s.DropOffCreateSerializer, responses={201: s.DropOffSerializer})
@@ -329,11 +325,7 @@ class RedemptionListCreateView(ApiView):
     @extend_schema(responses={200: s.RedemptionSerializer(many=True)})
     def get(self, request):
         """Your reservations, newest first."""
-        redemptions = (
-            Redemption.objects.filter(member=member_of(request.user))
-            .select_related("reward", "station")
-            .order_by("-reserved_at", "-pk")
-        )
+        redemptions = member_redemptions(member=member_of(request.user))
         return self.paginated(redemptions, s.RedemptionSerializer)
 
     @extend_schema(request=s.ReserveSerializer, responses={201: s.RedemptionSerializer})
@@ -355,9 +347,10 @@ class RedemptionListCreateView(ApiView):
 
 
 def own_redemption(request, pk: int) -> Redemption:
-    return get_object_or_404(
-        Redemption.objects.select_related("reward", "station"), pk=pk, member=member_of(request.user)
-    )
+    redemption = member_redemption(member=member_of(request.user), redemption_id=pk)
+    if redemption is None:
+        raise Http404
+    return redemption
 
 
 class RedemptionDetailView(ApiView):
@@ -409,13 +402,13 @@ class CampaignListView(ApiView):
     @extend_schema(responses={200: s.CampaignSerializer(many=True)})
     def get(self, request):
         """Donation campaigns, newest first, with their progress."""
-        return self.paginated(DonationCampaign.objects.order_by("-starts_at", "-pk"), s.CampaignSerializer)
+        return self.paginated(donation_campaigns(), s.CampaignSerializer)
 
 
 class CampaignDetailView(ApiView):
     @extend_schema(responses={200: s.CampaignSerializer})
     def get(self, request, pk: int):
-        return Response(s.CampaignSerializer(get_object_or_404(DonationCampaign, pk=pk)).data)
+        return Response(s.CampaignSerializer(get_object_or_404(donation_campaigns(), pk=pk)).data)
 
 
 class DonationListCreateView(ApiView):
@@ -424,7 +417,7 @@ class DonationListCreateView(ApiView):
     @extend_schema(responses={200: s.DonationSerializer(many=True)})
     def get(self, request):
         """Your donations, newest first."""
-        donations = member_of(request.user).donations.select_related("campaign").order_by("-created_at", "-pk")
+        donations = member_donations(member=member_of(request.user))
         return self.paginated(donations, s.DonationSerializer)
 
     @extend_schema(request=s.DonateSerializer, responses={201: s.DonationSerializer})
@@ -446,16 +439,6 @@ class DonationListCreateView(ApiView):
 # --- Daily totals (ops) -------------------------------------------------------------------------
 
 
-def _in_range(totals, filters: dict):
-    if "start" in filters:
-        totals = totals.filter(day__gte=filters["start"])
-    if "end" in filters:
-        totals = totals.filter(day__lte=filters["end"])
-    if "city" in filters:
-        totals = totals.filter(city__code=filters["city"].upper())
-    return totals
-
-
 class CityTotalsView(ApiView):
     permissions = {"GET": [IsOps]}
 
@@ -463,7 +446,7 @@ class CityTotalsView(ApiView):
     def get(self, request):
         """Daily totals per city (Shanghai days), by day then city."""
         filters = query(s.TotalsFilterSerializer, request)
-        totals = _in_range(DailyCityTotal.objects.select_related("city"), filters).order_by("day", "city__code")
+        totals = city_totals(start=filters.get("start"), end=filters.get("end"), city_code=filters.get("city"))
         return self.paginated(totals, s.CityTotalSerializer)
 
 
@@ -474,10 +457,13 @@ class StationTotalsView(ApiView):
     def get(self, request):
         """Daily totals per station (Shanghai days), by day then station."""
         filters = query(s.StationTotalsFilterSerializer, request)
-        totals = _in_range(DailyStationTotal.objects.select_related("station", "city"), filters)
-        if "station" in filters:
-            totals = totals.filter(station_id=filters["station"])
-        return self.paginated(totals.order_by("day", "station__code"), s.StationTotalSerializer)
+        totals = station_totals(
+            start=filters.get("start"),
+            end=filters.get("end"),
+            city_code=filters.get("city"),
+            station_id=filters.get("station"),
+        )
+        return self.paginated(totals, s.StationTotalSerializer)
 
 
 class NotFoundView(APIView):

@@ -43,7 +43,7 @@ def seed(*, clients: int, schedule_seconds: int) -> dict:
 
     from recycling.models import EarningRule
     from recycling.services import register_member
-    from rewards.services import adjust_stock, create_campaign, create_reward
+    from rewards.demo import load_demo_catalog
     from stations.models import City, Station, StationStaff
 
     call_command("migrate", verbosity=0)
@@ -60,23 +60,16 @@ def seed(*, clients: int, schedule_seconds: int) -> dict:
         EarningRule.objects.create(
             points_per_carton=POINTS_PER_CARTON, daily_carton_cap=DAILY_CARTON_CAP, valid_from=start
         )
-        eggs = create_reward(
-            name="Four eggs", name_zh="四个鸡蛋", points_cost=20, daily_limit_per_member=4, active_from=start
-        )
-        tote = create_reward(name="Tote bag", name_zh="环保袋", points_cost=10, active_from=start)
-        campaign = create_campaign(
-            title="Notebooks",
-            title_zh="笔记本",
-            beneficiary="Rural schools",
-            points_per_notebook=50,
+        catalog = load_demo_catalog(
+            stations=stations,
+            available_from=start,
+            campaign_until=datetime(2100, 1, 1, tzinfo=SHANGHAI),
+            eggs_daily_limit=4,
             target_notebooks=100_000,
-            starts_at=start,
-            ends_at=datetime(2100, 1, 1, tzinfo=SHANGHAI),
+            eggs_per_station=STOCK["eggs"],
+            tote_bags_per_station=STOCK["tote"],
         )
-        stocker = User(username="chaos-stocker", is_superuser=True)  # unsaved, as the demo loader does
-        for station in stations:
-            adjust_stock(station=station, reward=eggs, change=STOCK["eggs"], staff=stocker)
-            adjust_stock(station=station, reward=tote, change=STOCK["tote"], staff=stocker)
+        eggs, tote, campaign = catalog.eggs, catalog.tote_bag, catalog.campaign
 
         per_client = []
         for c in range(clients):

@@ -26,19 +26,9 @@ from django.db import connection, transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
-from recycling.models import DailyCityTotal, RecyclingCampaign
+from recycling.models import DAILY_TOTAL_FIGURES, DailyCityTotal, RecyclingCampaign
 from stations.models import City
 
-FIGURES = [
-    "cartons",
-    "dropoffs",
-    "members",
-    "points_issued",
-    "points_redeemed",
-    "points_donated",
-    "cartons_reused",
-    "co2e_kg",
-]
 TOP = 10
 
 
@@ -130,7 +120,7 @@ class Series:
     def __post_init__(self) -> None:
         totals = DayFigures(day=self.days[0].day if self.days else date.min)
         for day in self.days:
-            for name in FIGURES:
+            for name in DAILY_TOTAL_FIGURES:
                 setattr(totals, name, getattr(totals, name) + getattr(day, name))
         totals.cumulative = totals.cartons
         compared = [d.compared_cartons for d in self.days if d.compared_cartons is not None]
@@ -160,7 +150,7 @@ def daily_series(*, window: Window, city: City | None = None) -> Series:
     rows = {
         row["day"]: row
         for row in totals.values("day")
-        .annotate(**{name: Sum(name) for name in FIGURES}, computed=Max("computed_at"))
+        .annotate(**{name: Sum(name) for name in DAILY_TOTAL_FIGURES}, computed=Max("computed_at"))
         .order_by()
     }
     series, cumulative, compared_cumulative = [], 0, 0
@@ -168,7 +158,7 @@ def daily_series(*, window: Window, city: City | None = None) -> Series:
         figures = DayFigures(day=day)
         row = rows.get(day)
         if row is not None:
-            for name in FIGURES:
+            for name in DAILY_TOTAL_FIGURES:
                 setattr(figures, name, row[name])
             figures.co2e_kg = kg(row["co2e_kg"])
         cumulative += figures.cartons

@@ -1,17 +1,15 @@
 """Reads for the member pages. Writes go through recycling.services and rewards.services."""
 
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import DecimalField, ExpressionWrapper, F, IntegerField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from recycling.days import SHANGHAI, shanghai_day
-from recycling.models import DailyStationTotal, DropOff, Member
-from rewards.models import Donation, DonationCampaign, Redemption, Reward, StationStock
+from recycling.days import shanghai_day
+from recycling.models import DailyStationTotal, Member
+from rewards.models import Reward, StationStock
 from stations.models import City, Station
 
 WEEK_DAYS = 7
@@ -22,72 +20,6 @@ def member_for_user(*, user: AbstractBaseUser) -> Member | None:
     if not user.is_authenticated:
         return None
     return Member.objects.select_related("account", "user").filter(user=user).first()
-
-
-@dataclass(frozen=True)
-class MonthTotals:
-    start: date  # the first day of the Shanghai month
-    cartons: int
-    points: int
-
-
-@dataclass(frozen=True)
-class MemberSummary:
-    balance: int
-    cartons: int  # accepted drop-offs only: voided ones do not count
-    kg_co2e: Decimal
-    notebooks: int
-    this_month: MonthTotals
-    last_month: MonthTotals
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def previous_month_start(day: date) -> date:
-    return month_start(month_start(day) - timedelta(days=1))
-
-
-def _aware(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=SHANGHAI)
-
-
-def member_summary(*, member: Member, now: datetime | None = None) -> MemberSummary:
-    """Balance, cartons, carbon avoided, notebooks funded and this Shanghai month against the last.
-
-    Carbon counts each accepted drop-off with the emission factor recorded on it (cartons x kg
-    of board per carton x kg CO2e per kg), so a newer factor does not rewrite the past. Two
-    queries whatever the member's history.
-    """
-    today = shanghai_day(now or timezone.now())
-    this_start, last_start = month_start(today), previous_month_start(today)
-    this_from, last_from = _aware(this_start), _aware(last_start)
-    co2e = ExpressionWrapper(
-        F("cartons") * F("emission_factor__kg_board_per_carton") * F("emission_factor__kg_co2e_per_kg"),
-        output_field=DecimalField(max_digits=20, decimal_places=6),
-    )
-    this_month = Q(occurred_at__gte=this_from)
-    last_month = Q(occurred_at__gte=last_from, occurred_at__lt=this_from)
-    zero = 0
-    totals = DropOff.objects.filter(member=member, status=DropOff.Status.ACCEPTED).aggregate(
-        all_cartons=Coalesce(Sum("cartons"), zero, output_field=IntegerField()),
-        kg_co2e=Sum(co2e),
-        this_cartons=Coalesce(Sum("cartons", filter=this_month), zero, output_field=IntegerField()),
-        this_points=Coalesce(Sum("points", filter=this_month), zero, output_field=IntegerField()),
-        last_cartons=Coalesce(Sum("cartons", filter=last_month), zero, output_field=IntegerField()),
-        last_points=Coalesce(Sum("points", filter=last_month), zero, output_field=IntegerField()),
-    )
-    notebooks = Donation.objects.filter(member=member).aggregate(total=Sum("notebooks"))["total"] or 0
-    kg_co2e = Decimal(totals["kg_co2e"] or 0).quantize(Decimal("0.1"))
-    return MemberSummary(
-        balance=member.account.balance,
-        cartons=totals["all_cartons"],
-        kg_co2e=kg_co2e,
-        notebooks=notebooks,
-        this_month=MonthTotals(start=this_start, cartons=totals["this_cartons"], points=totals["this_points"]),
-        last_month=MonthTotals(start=last_start, cartons=totals["last_cartons"], points=totals["last_points"]),
-    )
 
 
 def cities_with_stations() -> QuerySet[City]:
@@ -146,17 +78,3 @@ def cartons_this_week(*, stations: list[Station], now: datetime | None = None) -
         .values_list("station_id", "total")
     )
     return {station.pk: totals.get(station.pk, 0) for station in stations}
-
-
-def member_redemptions(*, member: Member) -> QuerySet[Redemption]:
-    return Redemption.objects.filter(member=member).select_related("reward", "station").order_by("-reserved_at", "-pk")
-
-
-def member_redemption(*, member: Member, redemption_id: int) -> Redemption | None:
-    """One of the member's own redemptions; None for another member's (the page answers 404)."""
-    return member_redemptions(member=member).filter(pk=redemption_id).first()
-
-
-def open_campaigns(*, now: datetime | None = None) -> QuerySet[DonationCampaign]:
-    now = now or timezone.now()
-    return DonationCampaign.objects.filter(starts_at__lte=now, ends_at__gt=now).order_by("ends_at", "pk")

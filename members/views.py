@@ -24,9 +24,18 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from recycling.errors import DomainError
+from recycling.selectors import member_figures
 from recycling.services import register_member
 from rewards.models import DonationCampaign, Redemption, Reward
-from rewards.selectors import campaign_progress, history_line, member_transfers
+from rewards.selectors import (
+    campaign_progress,
+    history_line,
+    member_redemption,
+    member_redemptions,
+    member_transfers,
+    notebooks_funded,
+    open_campaigns,
+)
 from rewards.services import cancel_redemption, donate, reserve_reward
 from stations.models import Station
 
@@ -138,7 +147,11 @@ def home(request: HttpRequest) -> HttpResponse:
     return _render(
         request,
         "members/home.html",
-        {"summary": selectors.member_summary(member=member), "qr_svg": member_qr_svg(member.code)},
+        {
+            "figures": member_figures(member=member),
+            "notebooks": notebooks_funded(member=member),
+            "qr_svg": member_qr_svg(member.code),
+        },
         tab="home",
     )
 
@@ -224,14 +237,12 @@ def reserve(request: HttpRequest) -> HttpResponse:
 @require_GET
 @member_required
 def redemptions(request: HttpRequest) -> HttpResponse:
-    page = Paginator(selectors.member_redemptions(member=request.member), HISTORY_PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(member_redemptions(member=request.member), HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     return _render(request, "members/redemptions.html", {"page": page}, tab="rewards")
 
 
 def _own_redemption(request: HttpRequest, pk: int) -> Redemption:
-    redemption = selectors.member_redemption(member=request.member, redemption_id=pk)
+    redemption = member_redemption(member=request.member, redemption_id=pk)
     if redemption is None:
         raise Http404("No such redemption.")
     return redemption
@@ -269,9 +280,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @member_required
 def donations(request: HttpRequest) -> HttpResponse:
-    campaigns = [
-        (campaign, campaign_progress(campaign=campaign), DonateForm()) for campaign in selectors.open_campaigns()
-    ]
+    campaigns = [(campaign, campaign_progress(campaign=campaign), DonateForm()) for campaign in open_campaigns()]
     return _render(request, "members/donate.html", {"campaigns": campaigns}, tab="donate")
 
 

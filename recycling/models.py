@@ -420,6 +420,21 @@ class DailyTotal(models.Model):
         return self.cartons_reused / self.cartons if self.cartons else None
 
 
+# The figures every daily total counts, in the order of their columns: the totals SQL writes
+# them, the API and the dashboards read them, under these names (station and city rows alike;
+# a city row also counts its stations).
+DAILY_TOTAL_FIGURES = (
+    "cartons",
+    "dropoffs",
+    "members",
+    "points_issued",
+    "points_redeemed",
+    "points_donated",
+    "cartons_reused",
+    "co2e_kg",
+)
+
+
 class DailyStationTotal(DailyTotal):
     # A recompute rewrites a day's ~130,000 station rows at national scale. Database foreign keys
     # would check (and key-share lock) a station and a city row for each of them; the rows are
@@ -479,6 +494,20 @@ class DailyCityTotal(DailyTotal):
 
     def __str__(self) -> str:
         return f"{self.day} {self.city.code}"
+
+
+# The columns a campaign station total carries after its campaign and station, in column order:
+# recycling.totals writes them, and the tests read them back.
+CAMPAIGN_STATION_TOTAL_FIGURES = (
+    "city_id",
+    "cartons",
+    "dropoffs",
+    "points_issued",
+    "cartons_reused",
+    "co2e_kg",
+    "days_active",
+    "rank",
+)
 
 
 class CampaignStationTotal(models.Model):

@@ -2,13 +2,16 @@
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import F, Q, QuerySet, Subquery, Sum
+from django.db.models import DecimalField, ExpressionWrapper, F, IntegerField, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from stations.models import City
 
 from .days import day_bounds, shanghai_day
-from .models import DailyCityTotal, DropOff, EarningRule, EmissionFactor, Member, RecyclingCampaign
+from .models import DailyCityTotal, DailyStationTotal, DropOff, EarningRule, EmissionFactor, Member, RecyclingCampaign
 
 
 def earning_rule_in_force(*, city: City, at: datetime) -> EarningRule | None:
@@ -56,6 +59,68 @@ def emission_factor_in_force(*, at: datetime) -> EmissionFactor | None:
 
 def _factors_in_force(*, at: datetime) -> QuerySet[EmissionFactor]:
     return EmissionFactor.objects.filter(valid_from__lte=shanghai_day(at)).order_by("-valid_from")
+
+
+@dataclass(frozen=True)
+class MonthTotals:
+    start: date  # the first day of the Shanghai month
+    cartons: int
+    points: int
+
+
+@dataclass(frozen=True)
+class MemberFigures:
+    balance: int
+    cartons: int  # accepted drop-offs only: voided ones do not count
+    kg_co2e: Decimal  # to the gram
+    this_month: MonthTotals
+    last_month: MonthTotals
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def previous_month_start(day: date) -> date:
+    return month_start(month_start(day) - timedelta(days=1))
+
+
+def member_figures(*, member: Member, now: datetime | None = None) -> MemberFigures:
+    """Balance, cartons recycled, kg CO2e avoided, and this Shanghai month against the last: the
+    figures the API's /me and the member's home page show. One query whatever the history
+    (the balance is the cached one on the member's account, which the caller joined in).
+
+    Carbon counts each accepted drop-off with the emission factor recorded on it (cartons x kg
+    of board per carton x kg CO2e per kg), so a newer factor does not rewrite the past.
+    """
+    today = shanghai_day(now or timezone.now())
+    this_start, last_start = month_start(today), previous_month_start(today)
+    this_from, last_from = day_bounds(this_start)[0], day_bounds(last_start)[0]
+    co2e = ExpressionWrapper(
+        F("cartons") * F("emission_factor__kg_board_per_carton") * F("emission_factor__kg_co2e_per_kg"),
+        output_field=DecimalField(max_digits=20, decimal_places=6),
+    )
+    this_month = Q(occurred_at__gte=this_from)
+    last_month = Q(occurred_at__gte=last_from, occurred_at__lt=this_from)
+
+    def total(field: str, only: Q | None = None) -> Coalesce:
+        return Coalesce(Sum(field, filter=only), 0, output_field=IntegerField())
+
+    totals = DropOff.objects.filter(member=member, status=DropOff.Status.ACCEPTED).aggregate(
+        all_cartons=total("cartons"),
+        kg_co2e=Sum(co2e),
+        this_cartons=total("cartons", this_month),
+        this_points=total("points", this_month),
+        last_cartons=total("cartons", last_month),
+        last_points=total("points", last_month),
+    )
+    return MemberFigures(
+        balance=member.account.balance,
+        cartons=totals["all_cartons"],
+        kg_co2e=Decimal(totals["kg_co2e"] or 0).quantize(Decimal("0.001")),
+        this_month=MonthTotals(start=this_start, cartons=totals["this_cartons"], points=totals["this_points"]),
+        last_month=MonthTotals(start=last_start, cartons=totals["last_cartons"], points=totals["last_points"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -115,3 +180,39 @@ def campaign_cartons(*, campaign: RecyclingCampaign, through: date | None = None
         DailyCityTotal.objects.filter(day__range=(campaign.start_day, last)).aggregate(total=Sum("cartons"))["total"]
         or 0
     )
+
+
+def city_totals(
+    *, start: date | None = None, end: date | None = None, city_code: str | None = None
+) -> QuerySet[DailyCityTotal]:
+    """Daily city totals with their city, by day then city code; within the days and the city
+    (its code in any case) given."""
+    totals = _totals_in(DailyCityTotal.objects.select_related("city"), start=start, end=end, city_code=city_code)
+    return totals.order_by("day", "city__code")
+
+
+def station_totals(
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    city_code: str | None = None,
+    station_id: int | None = None,
+) -> QuerySet[DailyStationTotal]:
+    """Daily station totals with their station and city, by day then station code; within the
+    days, the city (its code in any case) and the station given."""
+    totals = _totals_in(
+        DailyStationTotal.objects.select_related("station", "city"), start=start, end=end, city_code=city_code
+    )
+    if station_id is not None:
+        totals = totals.filter(station_id=station_id)
+    return totals.order_by("day", "station__code")
+
+
+def _totals_in(totals: QuerySet, *, start: date | None, end: date | None, city_code: str | None) -> QuerySet:
+    if start is not None:
+        totals = totals.filter(day__gte=start)
+    if end is not None:
+        totals = totals.filter(day__lte=end)
+    if city_code is not None:
+        totals = totals.filter(city__code=city_code.upper())
+    return totals

@@ -54,6 +54,8 @@ from django.utils import timezone
 
 from .days import day_bounds
 from .models import (
+    CAMPAIGN_STATION_TOTAL_FIGURES,
+    DAILY_TOTAL_FIGURES,
     CampaignStationTotal,
     CartonMovement,
     DailyCityTotal,
@@ -88,14 +90,8 @@ _REUSE = """
     WHERE m.kind = %(reused)s AND m.occurred_at >= %(start)s AND m.occurred_at < %(end)s
     GROUP BY m.station_id
 """
-_STATION_COLUMNS = """
-    (day, station_id, city_id, cartons, dropoffs, members, points_issued, points_redeemed,
-     points_donated, cartons_reused, co2e_kg, computed_at)
-"""
-_CITY_COLUMNS = """
-    (day, city_id, stations, cartons, dropoffs, members, points_issued, points_redeemed,
-     points_donated, cartons_reused, co2e_kg, computed_at)
-"""
+_STATION_COLUMNS = f"(day, station_id, city_id, {', '.join(DAILY_TOTAL_FIGURES)}, computed_at)"
+_CITY_COLUMNS = f"(day, city_id, stations, {', '.join(DAILY_TOTAL_FIGURES)}, computed_at)"
 # A station gets a row when anything counted happened there: drop-offs, spending or reuse.
 _STATION_ROWS = """
 SELECT %(day)s, s.id, s.city_id,
@@ -113,23 +109,6 @@ LEFT JOIN spending sp ON sp.station_id = a.station_id
 LEFT JOIN reuse r ON r.station_id = a.station_id
 """
 
-# PostgreSQL: the whole day in one statement and one scan of its drop-offs. The grouping set
-# (city) carries the city's distinct members and exact CO2e (station_id NULL); the city rows
-# sum the station rows computed beside them for everything else. Rows are upserted and only
-# rewritten when a figure changed, and rows of stations or cities with nothing left to count
-# are deleted: a void's recompute of a peak day rewrites one station and its city, not
-# 130,000 rows (and their WAL and dead tuples).
-_FIGURES = [
-    "cartons",
-    "dropoffs",
-    "members",
-    "points_issued",
-    "points_redeemed",
-    "points_donated",
-    "cartons_reused",
-    "co2e_kg",
-]
-
 
 def _upsert(table: str, key: str, figures: list[str]) -> str:
     """ON CONFLICT clause that rewrites a row (and its computed_at) only when a figure changed."""
@@ -141,6 +120,12 @@ def _upsert(table: str, key: str, figures: list[str]) -> str:
     )
 
 
+# PostgreSQL: the whole day in one statement and one scan of its drop-offs. The grouping set
+# (city) carries the city's distinct members and exact CO2e (station_id NULL); the city rows
+# sum the station rows computed beside them for everything else. Rows are upserted and only
+# rewritten when a figure changed, and rows of stations or cities with nothing left to count
+# are deleted: a void's recompute of a peak day rewrites one station and its city, not
+# 130,000 rows (and their WAL and dead tuples).
 _POSTGRES_DAY_SQL = f"""
 WITH dropoffs AS MATERIALIZED (
     SELECT s.city_id, d.station_id,
@@ -187,7 +172,7 @@ city_rows AS MATERIALIZED (
 stations_written AS (
     INSERT INTO recycling_dailystationtotal {_STATION_COLUMNS}
     SELECT * FROM station_rows
-    {_upsert("recycling_dailystationtotal", "station_id", ["city_id", *_FIGURES])}
+    {_upsert("recycling_dailystationtotal", "station_id", ["city_id", *DAILY_TOTAL_FIGURES])}
     RETURNING 1
 ),
 stations_removed AS (
@@ -197,8 +182,8 @@ stations_removed AS (
 ),
 cities_written AS (
     INSERT INTO recycling_dailycitytotal {_CITY_COLUMNS}
-    SELECT %(day)s, city_id, stations, {", ".join(_FIGURES)}, %(now)s FROM city_rows
-    {_upsert("recycling_dailycitytotal", "city_id", ["stations", *_FIGURES])}
+    SELECT %(day)s, city_id, stations, {", ".join(DAILY_TOTAL_FIGURES)}, %(now)s FROM city_rows
+    {_upsert("recycling_dailycitytotal", "city_id", ["stations", *DAILY_TOTAL_FIGURES])}
     RETURNING 1
 ),
 cities_removed AS (
@@ -294,17 +279,7 @@ _ADVISORY_LOCK_CLASS = 20221111  # namespaces GreenBox's advisory locks for dail
 
 # Campaign station totals -------------------------------------------------------------------
 
-_CAMPAIGN_FIGURES = [
-    "city_id",
-    "cartons",
-    "dropoffs",
-    "points_issued",
-    "cartons_reused",
-    "co2e_kg",
-    "days_active",
-    "rank",
-]
-_CAMPAIGN_COLUMNS = f"(campaign_id, station_id, {', '.join(_CAMPAIGN_FIGURES)}, computed_at)"
+_CAMPAIGN_COLUMNS = f"(campaign_id, station_id, {', '.join(CAMPAIGN_STATION_TOTAL_FIGURES)}, computed_at)"
 # One GROUP BY over the campaign's station-days, ranked as it goes (most cartons first, ties by
 # station id, as the dashboards order stations). A station's daily rows all carry its city
 # (stations do not move); MAX picks it without grouping by it.
@@ -322,7 +297,7 @@ written AS (
     INSERT INTO recycling_campaignstationtotal {_CAMPAIGN_COLUMNS}
     SELECT * FROM station_rows
     ON CONFLICT (campaign_id, station_id) DO UPDATE SET
-        {", ".join(f"{f} = EXCLUDED.{f}" for f in [*_CAMPAIGN_FIGURES, "computed_at"])}
+        {", ".join(f"{f} = EXCLUDED.{f}" for f in [*CAMPAIGN_STATION_TOTAL_FIGURES, "computed_at"])}
     RETURNING 1
 ),
 removed AS (

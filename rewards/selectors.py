@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -13,7 +14,7 @@ from recycling.models import Account, Member, Transfer
 from stations.models import Station
 from stations.selectors import stations_for_user
 
-from .models import DonationCampaign, Redemption, Reward, StationStock
+from .models import Donation, DonationCampaign, Redemption, Reward, StationStock
 
 # Reservations that count against a member's daily limit: a cancelled or expired one gave its
 # points and stock back, so it does not.
@@ -41,6 +42,51 @@ def waiting_reservation_by_code(*, station: Station, pickup_code: str) -> Redemp
     return Redemption.objects.filter(
         station=station, status=Redemption.Status.RESERVED, pickup_code=(pickup_code or "").strip()
     ).first()
+
+
+def active_rewards() -> QuerySet[Reward]:
+    """The active catalog, cheapest first: goods to reserve at a station, and donation entries."""
+    return Reward.objects.filter(is_active=True).order_by("points_cost", "name", "pk")
+
+
+def station_stock(*, station: Station) -> QuerySet[StationStock]:
+    """The stock of active rewards at a station, with its reward, cheapest first."""
+    return (
+        StationStock.objects.filter(station=station, reward__is_active=True)
+        .select_related("reward")
+        .order_by("reward__points_cost", "reward__name", "pk")
+    )
+
+
+def member_redemptions(*, member: Member) -> QuerySet[Redemption]:
+    """The member's reservations, newest first, with their reward and station."""
+    return Redemption.objects.filter(member=member).select_related("reward", "station").order_by("-reserved_at", "-pk")
+
+
+def member_redemption(*, member: Member, redemption_id: int) -> Redemption | None:
+    """One of the member's own redemptions; None for another member's (the caller answers 404)."""
+    return member_redemptions(member=member).filter(pk=redemption_id).first()
+
+
+def donation_campaigns() -> QuerySet[DonationCampaign]:
+    """Every donation campaign, newest first."""
+    return DonationCampaign.objects.order_by("-starts_at", "-pk")
+
+
+def open_campaigns(*, now: datetime | None = None) -> QuerySet[DonationCampaign]:
+    """The campaigns taking donations now, the one ending soonest first."""
+    now = now or timezone.now()
+    return DonationCampaign.objects.filter(starts_at__lte=now, ends_at__gt=now).order_by("ends_at", "pk")
+
+
+def member_donations(*, member: Member) -> QuerySet[Donation]:
+    """The member's donations, newest first, with their campaign."""
+    return Donation.objects.filter(member=member).select_related("campaign").order_by("-created_at", "-pk")
+
+
+def notebooks_funded(*, member: Member) -> int:
+    """The notebooks the member's donations funded."""
+    return Donation.objects.filter(member=member).aggregate(total=Sum("notebooks"))["total"] or 0
 
 
 def stock_for_user(*, user: AbstractBaseUser) -> QuerySet[StationStock]:

@@ -6,8 +6,8 @@ Phases of `simulate()`, all in one transaction (a failure leaves the database as
 2. network: the 315 cities (simulator/cities.py), round(130,000 x scale) stations spread by
    city population (at least one per city), a staff login and an issuance account per station.
    Cities and stations that already exist (same code) are reused, e.g. the demo's HZ-00001.
-3. catalog: four eggs, a tote bag and a notebook campaign for the festivals, created through
-   rewards.services if missing; an earning rule (10 points a carton, 20 cartons a day) if none
+3. catalog: the demo catalog (rewards.demo.load_demo_catalog) dated for the festivals, created
+   if missing; an earning rule (10 points a carton, 20 cartons a day) if none
    is in force; the RecyclingCampaign rows of both years (2022 compared with 2021).
 4. per campaign year, day by day over 1-20 November: drop-offs whose national cartons follow
    the calibrated festival curve (simulator/calibration.py), spread over stations by weight;
@@ -56,8 +56,8 @@ from recycling.models import (
 )
 from recycling.selectors import emission_factor_in_force
 from recycling.totals import aggregate_campaign, aggregate_day, campaigns_containing
-from rewards.models import DonationCampaign, Reward, StationStock
-from rewards.services import create_campaign, create_reward
+from rewards.demo import DemoCatalog, load_demo_catalog
+from rewards.models import Reward, StationStock
 from stations.models import City, Station, StationStaff
 
 from . import bulk
@@ -90,6 +90,7 @@ DEFAULT_POINTS_PER_CARTON, DEFAULT_DAILY_CAP = 10, 20
 
 CATALOG_FROM = datetime(2021, 11, 1, tzinfo=SHANGHAI)
 CATALOG_UNTIL = datetime(2022, 12, 1, tzinfo=SHANGHAI)
+CATALOG_TARGET_NOTEBOOKS = 100_000
 
 DAY = 86_400
 HOUR = 3_600
@@ -360,45 +361,19 @@ def build_network(*, scale: float, seed: int, created: datetime) -> Network:
 # --- Catalog, earning rule, campaign records ----------------------------------------------
 
 
-@dataclass(frozen=True)
-class Catalog:
-    eggs: Reward
-    tote_bag: Reward
-    notebooks: DonationCampaign
-
-
 def _catalog_rewards():
     return Reward.objects.filter(kind=Reward.Kind.GOODS, active_from=CATALOG_FROM, active_until=CATALOG_UNTIL)
 
 
-def ensure_catalog() -> Catalog:
-    """The festival catalog (available 1 Nov 2021 to 1 Dec 2022), created through the services if missing."""
-    rewards = {reward.name: reward for reward in _catalog_rewards()}
-    if "Four eggs" not in rewards:
-        rewards["Four eggs"] = create_reward(
-            name="Four eggs",
-            name_zh="四个鸡蛋",
-            points_cost=20,
-            daily_limit_per_member=2,
-            active_from=CATALOG_FROM,
-            active_until=CATALOG_UNTIL,
-        )
-    if "Tote bag" not in rewards:
-        rewards["Tote bag"] = create_reward(
-            name="Tote bag", name_zh="环保袋", points_cost=10, active_from=CATALOG_FROM, active_until=CATALOG_UNTIL
-        )
-    notebooks = DonationCampaign.objects.filter(starts_at=CATALOG_FROM, ends_at=CATALOG_UNTIL).order_by("pk").first()
-    if notebooks is None:
-        notebooks = create_campaign(
-            title="Notebooks for rural schools",
-            title_zh="为乡村学校捐笔记本",
-            beneficiary="乡村小学 / Rural primary schools",
-            points_per_notebook=50,
-            target_notebooks=100_000,
-            starts_at=CATALOG_FROM,
-            ends_at=CATALOG_UNTIL,
-        )
-    return Catalog(eggs=rewards["Four eggs"], tote_bag=rewards["Tote bag"], notebooks=notebooks)
+def ensure_catalog() -> DemoCatalog:
+    """The demo catalog for the festivals (available 1 Nov 2021 to 1 Dec 2022), created if missing.
+    The simulator stocks the stations itself, in bulk."""
+    return load_demo_catalog(
+        available_from=CATALOG_FROM,
+        rewards_until=CATALOG_UNTIL,
+        campaign_until=CATALOG_UNTIL,
+        target_notebooks=CATALOG_TARGET_NOTEBOOKS,
+    )
 
 
 def _rule_resolver() -> Callable[[int, datetime], EarningRule | None]:
@@ -495,7 +470,7 @@ class CampaignRun:
     """Generates one campaign year into spools, then loads them and aggregates the days."""
 
     def __init__(
-        self, *, campaign: CampaignYear, scale: float, seed: int, network: Network, catalog: Catalog, progress: bool
+        self, *, campaign: CampaignYear, scale: float, seed: int, network: Network, catalog: DemoCatalog, progress: bool
     ):
         self.campaign = campaign
         self.scale = scale
@@ -635,7 +610,7 @@ class CampaignRun:
         self.spent = {
             self.catalog.eggs.account_id: 0,
             self.catalog.tote_bag.account_id: 0,
-            self.catalog.notebooks.account_id: 0,
+            self.catalog.campaign.account_id: 0,
         }
         self.used = [False] * stations
         self._load_inventories_and_stock()
@@ -831,7 +806,7 @@ class CampaignRun:
             self._reserve(t, s, m, eggs)
         if self.balance[m] >= tote_bag.points_cost and random_() < TOTE_BAG_SHARE and self.available[tote_bag.pk][s]:
             self._reserve(t, s, m, tote_bag)
-        notebooks = self.catalog.notebooks
+        notebooks = self.catalog.campaign
         if self.balance[m] >= notebooks.points_per_notebook and random_() < DONATION_SHARE:
             self._donate(t, s, m, min(2, self.balance[m] // notebooks.points_per_notebook))
 
@@ -891,7 +866,7 @@ class CampaignRun:
 
     def _donate(self, t: int, s: int, m: int, notebooks: int) -> None:
         rng, clock, spools = self.rng, self.clock, self.spools
-        campaign = self.catalog.notebooks
+        campaign = self.catalog.campaign
         at = clock.text(t + rng.randrange(30, 900))
         transfer_id, donation_id, request_id = self.ids["transfer"], self.ids["donation"], self.ids["request"]
         member_id = self.first["member"] + m

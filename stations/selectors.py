@@ -8,6 +8,17 @@ from django.db.models import Exists, OuterRef, QuerySet
 from .models import Station, StationStaff
 
 
+def station_list(*, city_code: str | None = None, is_active: bool | None = None) -> QuerySet[Station]:
+    """Stations with their city, by code; only those of the city with `city_code` (any case) and
+    of the given activity, when given."""
+    stations = Station.objects.select_related("city").order_by("code")
+    if city_code is not None:
+        stations = stations.filter(city__code=city_code.upper())
+    if is_active is not None:
+        stations = stations.filter(is_active=is_active)
+    return stations
+
+
 def stations_for_user(*, user: AbstractBaseUser) -> QuerySet[Station]:
     """The stations a user may act at: all of them for a superuser, else the ones they work at."""
     if user.is_superuser:

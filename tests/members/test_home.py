@@ -9,9 +9,10 @@ import pytest
 import segno
 from django.urls import reverse
 
-from members.selectors import member_summary
 from recycling.models import DropOff
+from recycling.selectors import member_figures
 from recycling.services import record_dropoff
+from rewards.selectors import notebooks_funded
 from rewards.services import cancel_redemption, donate, reserve_reward
 from tests.factories import DropOffFactory, EmissionFactorFactory, MemberFactory
 
@@ -29,7 +30,7 @@ def log_cartons(shop, cartons: int, key: str, **kwargs):
     )
 
 
-def test_the_summary_counts_accepted_cartons_with_each_drop_offs_own_factor(shop):
+def test_the_figures_count_accepted_cartons_with_each_drop_offs_own_factor(shop):
     """Carbon is cartons x kg of board x kg CO2e per kg of the factor recorded on each drop-off."""
     first = DropOff.objects.get(member=shop.member)  # 1 carton under the default factor (shop fixture)
     default = first.emission_factor
@@ -47,12 +48,12 @@ def test_the_summary_counts_accepted_cartons_with_each_drop_offs_own_factor(shop
         voided_at=first.occurred_at,
     )
     donate(member=shop.member, campaign=shop.campaign, notebooks=1, idempotency_key="home-d")
-    summary = member_summary(member=shop.member)
-    expected = (default.kg_board_per_carton * default.kg_co2e_per_kg + Decimal("1.6")).quantize(Decimal("0.1"))
-    assert summary.cartons == 5
-    assert summary.kg_co2e == expected
-    assert summary.notebooks == 1
-    assert summary.balance == 100 + 4 * 100 - 50
+    figures = member_figures(member=shop.member)
+    expected = (default.kg_board_per_carton * default.kg_co2e_per_kg + Decimal("1.6")).quantize(Decimal("0.001"))
+    assert figures.cartons == 5
+    assert figures.kg_co2e == expected
+    assert notebooks_funded(member=shop.member) == 1
+    assert figures.balance == 100 + 4 * 100 - 50
 
 
 def test_this_month_is_compared_with_last_month_in_shanghai_days(db):
@@ -64,10 +65,10 @@ def test_this_month_is_compared_with_last_month_in_shanghai_days(db):
         (7, 70, datetime(2024, 1, 31, 23, 0, tzinfo=SHANGHAI)),
     ]:
         DropOffFactory(member=member, cartons=cartons, earning_cartons=cartons, points=points, occurred_at=at)
-    summary = member_summary(member=member, now=now)
-    assert (summary.this_month.start.month, summary.this_month.cartons, summary.this_month.points) == (3, 3, 30)
-    assert (summary.last_month.start.month, summary.last_month.cartons, summary.last_month.points) == (2, 2, 20)
-    assert summary.cartons == 12
+    figures = member_figures(member=member, now=now)
+    assert (figures.this_month.start.month, figures.this_month.cartons, figures.this_month.points) == (3, 3, 30)
+    assert (figures.last_month.start.month, figures.last_month.cartons, figures.last_month.points) == (2, 2, 20)
+    assert figures.cartons == 12
 
 
 def test_the_home_page_shows_the_numbers(member_client, shop):
@@ -116,7 +117,7 @@ def build_history(shop, n: int) -> None:
 @pytest.mark.parametrize("n", [1, 40])
 def test_home_and_history_queries_do_not_grow_with_the_history(member_client, shop, django_assert_max_num_queries, n):
     build_history(shop, n)
-    with django_assert_max_num_queries(6):  # session, user, member, 2 summary aggregates, savepoints aside
+    with django_assert_max_num_queries(6):  # session, user, member, the figures and the notebooks, savepoints aside
         assert member_client.get(reverse("members:home")).status_code == 200
     with django_assert_max_num_queries(6):  # session, user, member, count, one page of lines
         response = member_client.get(reverse("members:history"))

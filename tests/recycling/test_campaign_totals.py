@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from recycling import tasks
-from recycling.models import CampaignStationTotal, DailyStationTotal
+from recycling.models import CAMPAIGN_STATION_TOTAL_FIGURES, CampaignStationTotal, DailyStationTotal
 from recycling.services import record_dropoff
 from recycling.totals import aggregate_campaign, campaigns_containing
 from tests.factories import (
@@ -28,17 +28,7 @@ from tests.factories import (
 )
 
 FIRST, LAST = date(2022, 11, 1), date(2022, 11, 10)
-COLUMNS = [
-    "station_id",
-    "city_id",
-    "cartons",
-    "dropoffs",
-    "points_issued",
-    "cartons_reused",
-    "co2e_kg",
-    "days_active",
-    "rank",
-]
+COLUMNS = ["station_id", *CAMPAIGN_STATION_TOTAL_FIGURES]
 
 
 def daily_row(station, day: date, cartons: int) -> DailyStationTotal:

@@ -21,6 +21,7 @@ from recycling import errors
 from recycling.days import day_bounds
 from recycling.ledger import issuance_account, lock_accounts, post_transfer, reverse_transfer
 from recycling.models import (
+    DAILY_TOTAL_FIGURES,
     Account,
     CartonMovement,
     DailyCityTotal,
@@ -47,16 +48,6 @@ from tests.factories import (
 from tests.transactions import Rollback, example_transaction
 
 THOUSANDTH = Decimal("0.001")
-FIGURES = [
-    "cartons",
-    "dropoffs",
-    "members",
-    "points_issued",
-    "points_redeemed",
-    "points_donated",
-    "cartons_reused",
-    "co2e_kg",
-]
 
 # Shanghai midnight is 16:00 UTC. 1 March 2024 in Shanghai runs from 29 February 16:00:00 UTC
 # to 1 March 15:59:59.999999 UTC; 16:00:00 UTC is already 2 March.
@@ -94,7 +85,7 @@ def expected_totals(day: date) -> tuple[dict, dict]:
     start, end = (_moment(bound) for bound in day_bounds(day))
     city_of = dict(_rows("SELECT id, city_id FROM stations_station", []))
     factors = {pk: ef.kg_co2e_per_carton for pk, ef in EmissionFactor.objects.in_bulk().items()}
-    stations = defaultdict(lambda: dict.fromkeys(FIGURES, 0))
+    stations = defaultdict(lambda: dict.fromkeys(DAILY_TOTAL_FIGURES, 0))
 
     accepted = """
         FROM recycling_dropoff
@@ -141,10 +132,10 @@ def expected_totals(day: date) -> tuple[dict, dict]:
 
     # A city's members come from its drop-offs and its kg CO2e is its exact total rounded once;
     # its other figures are the sums of its stations'.
-    cities = defaultdict(lambda: dict.fromkeys([*FIGURES, "stations"], 0))
+    cities = defaultdict(lambda: dict.fromkeys([*DAILY_TOTAL_FIGURES, "stations"], 0))
     for station_id, row in stations.items():
         city = cities[city_of[station_id]]
-        for figure in FIGURES:
+        for figure in DAILY_TOTAL_FIGURES:
             if figure not in ("members", "co2e_kg"):
                 city[figure] += row[figure]
     exact_city_co2e = defaultdict(Decimal)
@@ -168,11 +159,11 @@ def actual_totals(day: date) -> tuple[dict, dict]:
     """The rows the service wrote for the day, in the same shape as expected_totals()."""
     stations = {
         row.pop("station_id"): row | {"city": row.pop("city_id")}
-        for row in DailyStationTotal.objects.filter(day=day).values("station_id", "city_id", *FIGURES)
+        for row in DailyStationTotal.objects.filter(day=day).values("station_id", "city_id", *DAILY_TOTAL_FIGURES)
     }
     cities = {
         row.pop("city_id"): row
-        for row in DailyCityTotal.objects.filter(day=day).values("city_id", "stations", *FIGURES)
+        for row in DailyCityTotal.objects.filter(day=day).values("city_id", "stations", *DAILY_TOTAL_FIGURES)
     }
     return stations, cities
 
@@ -186,11 +177,10 @@ def assert_totals_match_ground_truth(day: date) -> None:
 
 def table_snapshot(day: date) -> list[tuple]:
     """Every column of the day's rows except the primary key and computed_at."""
-    columns = ["day", "station_id", "city_id", *FIGURES]
+    columns = ["day", "station_id", "city_id", *DAILY_TOTAL_FIGURES]
     stations = list(DailyStationTotal.objects.filter(day=day).order_by("station_id").values_list(*columns))
-    cities = list(
-        DailyCityTotal.objects.filter(day=day).order_by("city_id").values_list("day", "city_id", "stations", *FIGURES)
-    )
+    city_columns = ["day", "city_id", "stations", *DAILY_TOTAL_FIGURES]
+    cities = list(DailyCityTotal.objects.filter(day=day).order_by("city_id").values_list(*city_columns))
     return stations + cities
 
 
@@ -524,3 +514,10 @@ def test_two_concurrent_runs_for_the_same_day_give_a_single_runs_rows():
     assert table_snapshot(FIRST_DAY) == single_run
     assert DailyStationTotal.objects.filter(day=FIRST_DAY).count() == 6
     assert DailyCityTotal.objects.filter(day=FIRST_DAY).count() == 2
+
+
+def test_the_daily_total_figures_are_every_figure_column_of_both_models():
+    """DAILY_TOTAL_FIGURES names every counted column, in column order: nothing else lists them."""
+    keys = {"id", "day", "station", "city", "stations", "computed_at"}
+    for model in (DailyStationTotal, DailyCityTotal):
+        assert [f.name for f in model._meta.concrete_fields if f.name not in keys] == list(DAILY_TOTAL_FIGURES)

@@ -601,3 +601,22 @@ def test_demo_catalog_buys_four_eggs_and_a_tote_bag_with_a_festival_order():
     assert balance_of(member) == 0
     assert StationStock.objects.filter(station__in=stations).count() == 4
     assert ledger_violations() == []
+
+
+@pytest.mark.django_db
+def test_the_demo_catalog_of_the_same_dates_is_reused_not_created_twice():
+    """The simulator asks for its festival catalog at every run: the second call finds the first's
+    rewards and campaign; other dates get a catalog of their own."""
+    festival = {
+        "available_from": datetime(2021, 11, 1, tzinfo=SHANGHAI),
+        "rewards_until": datetime(2022, 12, 1, tzinfo=SHANGHAI),
+        "campaign_until": datetime(2022, 12, 1, tzinfo=SHANGHAI),
+    }
+    first = load_demo_catalog(**festival)
+    again = load_demo_catalog(**festival)
+    other = load_demo_catalog(available_from=datetime(2023, 1, 1, tzinfo=SHANGHAI))
+
+    assert again == first  # the same rows (model instances compare by primary key)
+    assert {other.eggs.pk, other.tote_bag.pk}.isdisjoint({first.eggs.pk, first.tote_bag.pk})
+    assert other.campaign.ends_at == datetime(2024, 1, 1, tzinfo=SHANGHAI)
+    assert (Reward.objects.count(), DonationCampaign.objects.count()) == (4, 2)

@@ -17,6 +17,7 @@ from django.utils import translation
 
 from recycling.audit import ledger_violations
 from recycling.models import (
+    DAILY_TOTAL_FIGURES,
     Account,
     CartonMovement,
     DailyCityTotal,
@@ -48,10 +49,8 @@ SNAPSHOT = {
     "rewards_donation": "*",
     "rewards_rewardrequest": "*",
     "rewards_stationstock": "*",
-    "recycling_dailystationtotal": "day, station_id, city_id, cartons, dropoffs, members, points_issued, "
-    "points_redeemed, points_donated, cartons_reused, co2e_kg",
-    "recycling_dailycitytotal": "day, city_id, stations, cartons, dropoffs, members, points_issued, "
-    "points_redeemed, points_donated, cartons_reused, co2e_kg",
+    "recycling_dailystationtotal": ", ".join(["day", "station_id", "city_id", *DAILY_TOTAL_FIGURES]),
+    "recycling_dailycitytotal": ", ".join(["day", "city_id", "stations", *DAILY_TOTAL_FIGURES]),
 }
 
 
