@@ -55,7 +55,8 @@ def generate() -> None:
     from django.db import connection, transaction
 
     from recycling.days import day_bounds
-    from recycling.models import Account, EarningRule, EmissionFactor
+    from recycling.models import EarningRule, EmissionFactor
+    from rewards.services import create_campaign, create_reward
     from stations.models import Station
 
     if Station.objects.filter(code__startswith=f"{PREFIX}-").count() == STATIONS:
@@ -75,8 +76,16 @@ def generate() -> None:
             " RETURNING id"
         )
         staff_id = cursor.fetchone()[0]
-        reward = Account.objects.create(kind=Account.Kind.REWARD, name="Bench reward")
-        campaign = Account.objects.create(kind=Account.Kind.CAMPAIGN, name="Bench campaign")
+        reward = create_reward(name="Bench reward", name_zh="基准奖品", points_cost=20)
+        campaign = create_campaign(
+            title="Bench campaign",
+            title_zh="基准捐赠",
+            beneficiary="Bench school",
+            points_per_notebook=20,
+            target_notebooks=1,
+            starts_at=start.replace(year=2000),
+            ends_at=start.replace(year=2100),
+        )
         params = {
             "prefix": PREFIX,
             "cities": CITIES,
@@ -86,7 +95,9 @@ def generate() -> None:
             "rule": rule.pk,
             "factor": factor.pk,
             "reward": reward.pk,
+            "reward_account": reward.account_id,
             "campaign": campaign.pk,
+            "campaign_account": campaign.account_id,
             "start": start,
         }
         step(
@@ -124,20 +135,21 @@ def generate() -> None:
             params,
         )
         step(
-            "members",
+            "accounts",
             cursor,
-            "INSERT INTO recycling_member (user_id, mobile, code, joined_at)"
-            " SELECT u.id, '13' || lpad(substr(u.username, 14), 9, '0'),"
-            "        %(prefix)s || translate(lpad(substr(u.username, 14), 14, '0'), '0123456789', 'ABCDEFGHJK'),"
-            "        now()"
-            " FROM auth_user u WHERE u.username LIKE 'bench-member-%%'",
+            "INSERT INTO recycling_account (kind, name, balance, balance_must_not_go_negative, created_at)"
+            " SELECT 'member', u.username, 0, true, now() FROM auth_user u WHERE u.username LIKE 'bench-member-%%'",
             params,
         )
         step(
-            "accounts",
+            "members",
             cursor,
-            "INSERT INTO recycling_account (kind, member_id, name, balance, created_at)"
-            " SELECT 'member', m.id, '', 0, now() FROM recycling_member m WHERE m.code LIKE %(prefix)s || '%%'",
+            "INSERT INTO recycling_member (user_id, mobile, code, joined_at, account_id)"
+            " SELECT u.id, '13' || lpad(substr(u.username, 14), 9, '0'),"
+            "        %(prefix)s || translate(lpad(substr(u.username, 14), 14, '0'), '0123456789', 'ABCDEFGHJK'),"
+            "        now(), a.id"
+            " FROM auth_user u JOIN recycling_account a ON a.kind = 'member' AND a.name = u.username"
+            " WHERE u.username LIKE 'bench-member-%%'",
             params,
         )
         cursor.execute(
@@ -145,9 +157,8 @@ def generate() -> None:
             " SELECT row_number() OVER (ORDER BY id) - 1 AS n, id FROM stations_station"
             " WHERE code LIKE %(prefix)s || '-%%';"
             "CREATE TEMP TABLE bench_member ON COMMIT DROP AS"
-            " SELECT row_number() OVER (ORDER BY m.id) - 1 AS n, m.id, a.id AS account_id"
-            " FROM recycling_member m JOIN recycling_account a ON a.member_id = m.id"
-            " WHERE m.code LIKE %(prefix)s || '%%';"
+            " SELECT row_number() OVER (ORDER BY m.id) - 1 AS n, m.id, m.account_id"
+            " FROM recycling_member m WHERE m.code LIKE %(prefix)s || '%%';"
             "CREATE INDEX ON bench_station (n); CREATE INDEX ON bench_member (n); ANALYZE bench_station, bench_member",
             params,
         )
@@ -183,39 +194,75 @@ def generate() -> None:
                 """,
                 params,
             )
-        for label, count, kind, account in [
-            ("redemptions", REDEMPTIONS, "redemption", "reward"),
-            ("donations", DONATIONS, "donation", "campaign"),
-        ]:
-            step(
-                label,
-                cursor,
-                f"""
-                INSERT INTO recycling_transfer
-                    (debit_account_id, credit_account_id, amount, kind, idempotency_key, created_at, station_id)
-                SELECT m.account_id, %({account})s, 20 * (1 + floor(random() * 5)::int), '{kind}',
-                       'bench-{kind}-' || x.g, %(start)s + interval '1 day' * random(), s.id
-                FROM (
-                    SELECT g, floor(random() * %(stations)s)::int AS sn, floor(random() * %(members)s)::int AS mn
-                    FROM generate_series(1, {count}) g
-                ) x
-                JOIN bench_station s ON s.n = x.sn
-                JOIN bench_member m ON m.n = x.mn
-                """,
-                params,
+        # Redemptions (collected at a random station) and donations (at a random home station),
+        # each with its transfer; the rows say where they count, the transfers know no station.
+        picked = """
+            picked AS MATERIALIZED (
+                SELECT g, floor(random() * %(stations)s)::int AS sn, floor(random() * %(members)s)::int AS mn,
+                       1 + floor(random() * 5)::int AS quantity, %(start)s + interval '1 day' * random() AS at
+                FROM generate_series(1, {count}) g
+            ), posted AS (
+                INSERT INTO recycling_transfer (debit_account_id, credit_account_id, amount, kind, idempotency_key,
+                                                created_at)
+                SELECT m.account_id, %({account})s, 20 * p.quantity, '{kind}', 'bench-{kind}-' || p.g, p.at
+                FROM picked p JOIN bench_member m ON m.n = p.mn
+                RETURNING id, idempotency_key
+            ), spent AS (
+                SELECT p.*, t.id AS transfer_id, m.id AS member_id, s.id AS station_id
+                FROM picked p
+                JOIN posted t ON t.idempotency_key = 'bench-{kind}-' || p.g
+                JOIN bench_member m ON m.n = p.mn
+                JOIN bench_station s ON s.n = p.sn
             )
+        """
+        step(
+            "redemptions",
+            cursor,
+            "WITH "
+            + picked.format(count=REDEMPTIONS, account="reward_account", kind="redemption")
+            + """
+            INSERT INTO rewards_redemption (member_id, reward_id, station_id, quantity, points, status, pickup_code,
+                                            transfer_id, reserved_at, expires_at, collected_at, collected_by_id)
+            SELECT member_id, %(reward)s, station_id, quantity, 20 * quantity, 'collected', '000000', transfer_id,
+                   at, at + interval '7 days', at + interval '1 hour', %(staff)s
+            FROM spent
+            """,
+            params,
+        )
+        step(
+            "donations",
+            cursor,
+            "WITH "
+            + picked.format(count=DONATIONS, account="campaign_account", kind="donation")
+            + """
+            INSERT INTO rewards_donation
+                (member_id, campaign_id, notebooks, points, transfer_id, station_id, created_at)
+            SELECT member_id, %(campaign)s, quantity, 20 * quantity, transfer_id, station_id, at FROM spent
+            """,
+            params,
+        )
         step(
             "reversed redemptions",
             cursor,
             f"""
-            INSERT INTO recycling_transfer
-                (debit_account_id, credit_account_id, amount, kind, idempotency_key, created_at, station_id,
-                 reverses_id)
-            SELECT t.credit_account_id, t.debit_account_id, t.amount, 'reversal', t.idempotency_key || ':reversal',
-                   t.created_at + interval '1 hour', t.station_id, t.id
-            FROM recycling_transfer t
-            WHERE t.kind = 'redemption' AND t.idempotency_key LIKE 'bench-%%'
-            ORDER BY t.id LIMIT {REVERSED}
+            WITH chosen AS (
+                SELECT r.id, t.id AS transfer_id, t.debit_account_id, t.credit_account_id, t.amount, t.created_at,
+                       t.idempotency_key
+                FROM rewards_redemption r JOIN recycling_transfer t ON t.id = r.transfer_id
+                WHERE t.idempotency_key LIKE 'bench-%%'
+                ORDER BY r.id LIMIT {REVERSED}
+            ), refunds AS (
+                INSERT INTO recycling_transfer (debit_account_id, credit_account_id, amount, kind, idempotency_key,
+                                                created_at, reverses_id)
+                SELECT credit_account_id, debit_account_id, amount, 'reversal', idempotency_key || ':reversal',
+                       created_at + interval '1 hour', transfer_id
+                FROM chosen
+                RETURNING id, reverses_id, created_at
+            )
+            UPDATE rewards_redemption r
+            SET status = 'cancelled', collected_at = NULL, collected_by_id = NULL, ended_at = f.created_at,
+                refund_transfer_id = f.id
+            FROM refunds f WHERE r.transfer_id = f.reverses_id
             """,
             params,
         )
@@ -252,13 +299,15 @@ LEFT JOIN (
     GROUP BY d.station_id
 ) d ON d.station_id = s.id
 LEFT JOIN (
-    SELECT t.station_id,
+    SELECT x.station_id,
            SUM(t.amount) FILTER (WHERE t.kind = 'redemption') AS redeemed,
            SUM(t.amount) FILTER (WHERE t.kind = 'donation') AS donated
-    FROM recycling_transfer t
-    WHERE t.kind IN ('redemption', 'donation') AND t.created_at >= %(start)s AND t.created_at < %(end)s
+    FROM (SELECT station_id, transfer_id FROM rewards_redemption
+          UNION ALL SELECT station_id, transfer_id FROM rewards_donation) x
+    JOIN recycling_transfer t ON t.id = x.transfer_id
+    WHERE x.station_id IS NOT NULL AND t.created_at >= %(start)s AND t.created_at < %(end)s
       AND NOT EXISTS (SELECT 1 FROM recycling_transfer r WHERE r.reverses_id = t.id)
-    GROUP BY t.station_id
+    GROUP BY x.station_id
 ) t ON t.station_id = s.id
 LEFT JOIN (
     SELECT station_id, SUM(cartons) AS reused FROM recycling_cartonmovement
@@ -286,13 +335,15 @@ FROM (
         GROUP BY station_id
     ) d ON d.station_id = s.id
     LEFT JOIN (
-        SELECT t.station_id,
+        SELECT x.station_id,
                SUM(t.amount) FILTER (WHERE t.kind = 'redemption') AS redeemed,
                SUM(t.amount) FILTER (WHERE t.kind = 'donation') AS donated
-        FROM recycling_transfer t
-        WHERE t.kind IN ('redemption', 'donation') AND t.created_at >= %(start)s AND t.created_at < %(end)s
+        FROM (SELECT station_id, transfer_id FROM rewards_redemption
+              UNION ALL SELECT station_id, transfer_id FROM rewards_donation) x
+        JOIN recycling_transfer t ON t.id = x.transfer_id
+        WHERE x.station_id IS NOT NULL AND t.created_at >= %(start)s AND t.created_at < %(end)s
           AND NOT EXISTS (SELECT 1 FROM recycling_transfer r WHERE r.reverses_id = t.id)
-        GROUP BY t.station_id
+        GROUP BY x.station_id
     ) t ON t.station_id = s.id
     LEFT JOIN (
         SELECT station_id, SUM(cartons) AS reused FROM recycling_cartonmovement

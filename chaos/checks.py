@@ -70,7 +70,7 @@ def member_scopes() -> dict[int, str]:
 def audit(*, logs: Path, data: dict) -> Report:
     from django.db import connection
 
-    from recycling.audit import ledger_violations
+    from ledger.audit import ledger_violations
 
     report = Report()
     ops = read_ops(logs)
@@ -296,11 +296,14 @@ FROM (
            0 AS points_redeemed, 0 AS points_donated
     FROM recycling_dropoff d WHERE d.status = 'accepted' GROUP BY 1, 2
     UNION ALL
-    SELECT t.station_id, (t.created_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 0, 0, 0,
-           SUM(t.amount) FILTER (WHERE t.kind = 'redemption'), SUM(t.amount) FILTER (WHERE t.kind = 'donation')
-    FROM recycling_transfer t
-    WHERE t.kind IN ('redemption', 'donation') AND t.station_id IS NOT NULL
-      AND t.id NOT IN (SELECT reverses_id FROM recycling_transfer WHERE reverses_id IS NOT NULL)
+    SELECT r.station_id, (t.created_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 0, 0, 0, SUM(t.amount), 0
+    FROM rewards_redemption r JOIN recycling_transfer t ON t.id = r.transfer_id
+    WHERE t.id NOT IN (SELECT reverses_id FROM recycling_transfer WHERE reverses_id IS NOT NULL)
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT n.station_id, (t.created_at AT TIME ZONE 'Asia/Shanghai')::date, 0, 0, 0, 0, 0, SUM(t.amount)
+    FROM rewards_donation n JOIN recycling_transfer t ON t.id = n.transfer_id
+    WHERE n.station_id IS NOT NULL
     GROUP BY 1, 2
 ) x
 GROUP BY 1, 2

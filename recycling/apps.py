@@ -8,6 +8,8 @@ class RecyclingConfig(AppConfig):
     verbose_name = _("Recycling")
 
     def ready(self) -> None:
+        from .audit import register_checks
         from .reference_data import ensure_reference_data
 
+        register_checks()  # the ledger audit learns about drop-offs from here (ledger/ imports no app)
         post_migrate.connect(ensure_reference_data, sender=self)

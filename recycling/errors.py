@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 # DomainError lives on the ground floor now; importing it from here still works.
 from core.errors import DomainError
+from ledger.errors import InsufficientPoints  # noqa: F401  (the ledger's refusal, raised by recycling too)
 
 
 class InvalidCartonCount(DomainError):
@@ -47,11 +48,6 @@ class InvalidTime(DomainError):
 class AlreadyVoided(DomainError):
     code = "already_voided"
     default_message = _("This drop-off has already been voided.")
-
-
-class InsufficientPoints(DomainError):
-    code = "insufficient_points"
-    default_message = _("The member does not have enough points.")
 
 
 class InvalidReason(DomainError):

@@ -1,146 +1,73 @@
-"""The points ledger: double-entry, append-only, balances that cannot go negative.
+"""Recycling's use of the ledger: member accounts and station issuance accounts.
 
-Design, after TigerBeetle's model:
-
-- An Account holds points. Kinds: `member` (one per consumer), `issuance` (one per
-  station: the source of the points its cartons earn), and for rewards/ the `reward` and
-  `campaign` accounts that points are spent into.
-- A Transfer moves `amount > 0` points from its debit account to its credit account. A
-  balance is credits minus debits, so issuance accounts go negative as points are issued
-  and the sum of all balances is always zero. Each account caches its balance; the
-  cached balance and the transfers are written in the same transaction.
-- Transfers are never updated or deleted (a PostgreSQL trigger rejects it). A mistake is
-  corrected by a `reversal` transfer that points at the original; a transfer can be
-  reversed at most once (a unique column).
-- Member balances can never go below zero: a CHECK constraint, and a check here that
-  turns the would-be violation into a clear InsufficientPoints error first.
-- Every transfer has a unique idempotency key derived from the business operation that
-  caused it, so a retried operation cannot post twice.
-
-Concurrency: a writer locks the account rows it changes with SELECT ... FOR UPDATE in
-primary-key order (never "the latest transfer"), so two writers cannot deadlock, and
-writers at different stations for different members never wait for each other because
-each station issues from its own account. Callers must already be inside
-transaction.atomic(); post_transfer() expects the accounts to be locked.
-
-Lock order for every service in the project: the business row being changed (drop-off,
-redemption), then accounts by primary key, then stock rows.
+The ledger itself (posting, locking, reversal, and its design overview) is ledger/services.py;
+this module only knows which account is whose.
 """
 
-from datetime import datetime
-
 from django.db import IntegrityError, transaction
-from django.db.models import BigIntegerField, Case, F, Q, When
-from django.utils import timezone
+from django.db.models import Q, Subquery
 
+from ledger.models import Account
+from ledger.services import lock_account_ids
 from stations.models import Station
 
-from .errors import InsufficientPoints
-from .models import Account, DropOff, Transfer
+
+def open_member_account() -> Account:
+    """A new member's points account: it holds someone's points, so it can never go negative."""
+    return Account.objects.create(kind=Account.Kind.MEMBER, balance_must_not_go_negative=True)
 
 
 def issuance_account(*, station: Station) -> Account:
-    """The station's issuance account, created on first use (safe under concurrent first use)."""
-    account, _created = Account.objects.get_or_create(kind=Account.Kind.ISSUANCE, station=station)
-    return account
+    """The station's issuance account, created on first use (safe under concurrent first use).
 
-
-def lock_accounts(*accounts: Account) -> dict[int, Account]:
-    """Lock the accounts' rows in primary-key order and return them fresh, by primary key."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("lock_accounts() must run inside transaction.atomic()")
-    ids = sorted({account.pk for account in accounts})
-    return {account.pk: account for account in Account.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    Must run inside transaction.atomic() when it may create the account.
+    """
+    return Account.objects.get(pk=station.issuance_account_id or _issuance_account_id(station))
 
 
 def lock_member_and_issuance(*, member_account_id: int, station: Station) -> tuple[Account, Account]:
     """Lock a member's account and the station's issuance account; return them fresh (member, issuer).
 
     One SELECT ... FOR UPDATE over both rows, ordered by primary key like lock_accounts(), finds
-    the issuance account by its station, so the usual case costs one query. A station's first
+    the issuance account through the station's row as the database has it (the `station` object
+    may predate its first drop-off), so the usual case costs one query. A station's first
     drop-off creates its issuance account here, after the member's lock: a new row's id comes
     from the sequence, above that of the member's long-existing account, so primary-key order
-    still holds; the INSERT locks the new row, and a concurrent first drop-off at the station
-    waits on its unique station (then finds it, after our commit).
+    still holds; a concurrent first drop-off at the station waits on the station row, then
+    uses the account committed first.
     """
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("lock_member_and_issuance() must run inside transaction.atomic()")
+    station_issuer = Station.objects.filter(pk=station.pk).values("issuance_account")[:1]
     locked = {
         account.pk: account
         for account in Account.objects.select_for_update()
-        .filter(Q(pk=member_account_id) | Q(kind=Account.Kind.ISSUANCE, station=station))
+        .filter(Q(pk=member_account_id) | Q(pk=Subquery(station_issuer)))
         .order_by("pk")
     }
     member = locked.pop(member_account_id)
-    issuer = locked.popitem()[1] if locked else None
-    if issuer is None:
-        try:
-            with transaction.atomic():
-                issuer = Account.objects.create(kind=Account.Kind.ISSUANCE, station=station)
-        except IntegrityError:  # created by a concurrent first drop-off, which has committed
-            issuer = Account.objects.select_for_update().get(kind=Account.Kind.ISSUANCE, station=station)
-    return member, issuer
+    if locked:
+        return member, locked.popitem()[1]
+    issuer_id = _issuance_account_id(station)
+    return member, lock_account_ids([issuer_id])[issuer_id]
 
 
-def post_transfer(
-    *,
-    debit: Account,
-    credit: Account,
-    amount: int,
-    kind: str,
-    idempotency_key: str,
-    dropoff: DropOff | None = None,
-    reverses: Transfer | None = None,
-    station: Station | None = None,
-    at: datetime | None = None,
-) -> Transfer:
-    """Insert one transfer, dated `at` (default now), and move the cached balances. The accounts
-    must be locked.
+def _issuance_account_id(station: Station) -> int:
+    """The id of the station's issuance account as the database has it, created if it has none.
 
-    Raises InsufficientPoints if a member account would go below zero.
+    `station` itself is not changed: the creating transaction may still roll back.
     """
-    if debit.kind == Account.Kind.MEMBER and debit.balance < amount:
-        raise InsufficientPoints()
-    transfer = Transfer.objects.create(
-        debit_account=debit,
-        credit_account=credit,
-        amount=amount,
-        kind=kind,
-        idempotency_key=idempotency_key,
-        dropoff=dropoff,
-        reverses=reverses,
-        station=station,
-        created_at=at or timezone.now(),
-    )
-    # Both balances in one UPDATE (the rows are already locked, so the order it touches them in
-    # cannot deadlock).
-    Account.objects.filter(pk__in=[debit.pk, credit.pk]).update(
-        balance=Case(
-            When(pk=debit.pk, then=F("balance") - amount),
-            When(pk=credit.pk, then=F("balance") + amount),
-            default=F("balance"),
-            output_field=BigIntegerField(),
-        )
-    )
-    debit.balance -= amount
-    credit.balance += amount
-    return transfer
-
-
-def reverse_transfer(*, original: Transfer, idempotency_key: str, at: datetime | None = None) -> Transfer:
-    """Post the transfer that undoes `original`: same amount, accounts swapped.
-
-    Locks both accounts itself (in primary-key order); must run inside transaction.atomic().
-    """
-    locked = lock_accounts(original.debit_account, original.credit_account)
-    return post_transfer(
-        debit=locked[original.credit_account_id],
-        credit=locked[original.debit_account_id],
-        amount=original.amount,
-        kind=Transfer.Kind.REVERSAL,
-        idempotency_key=idempotency_key,
-        dropoff=original.dropoff,
-        reverses=original,
-        station=original.station,
-        at=at,
-    )
+    existing = Station.objects.values_list("issuance_account", flat=True).get(pk=station.pk)
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():  # a savepoint: the account is rolled back if another one won
+            account = Account.objects.create(kind=Account.Kind.ISSUANCE, name=station.code)
+            # Waits for a concurrent first use's UPDATE of the row, then sees its account.
+            if not Station.objects.filter(pk=station.pk, issuance_account__isnull=True).update(
+                issuance_account=account
+            ):
+                raise IntegrityError("issuance account created concurrently")
+    except IntegrityError:
+        return Station.objects.values_list("issuance_account", flat=True).get(pk=station.pk)
+    return account.pk

@@ -1,9 +1,7 @@
-"""Members, carton drop-offs, earning rules and the points ledger.
+"""Members, carton drop-offs, earning rules, carbon and the daily totals.
 
-The ledger's design is described at the top of recycling/ledger.py, which holds the only
-code that posts transfers. In short: Account rows carry a cached balance, Transfer rows are
-append-only double entries between two accounts, and every invariant that a database can
-state is a constraint here (or, for append-only, a trigger in the migrations).
+The points ledger is its own app (ledger/): a member points at its Account, a drop-off at
+its earning transfer and, once voided, at the reversal of it.
 """
 
 import secrets
@@ -15,6 +13,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from ledger.models import Account, Transfer
 from stations.models import City, Station
 
 from .mobile import mask_mobile, validate_mobile
@@ -49,6 +48,9 @@ class Member(models.Model):
         verbose_name=_("home station"),
         help_text=_("Where the member first left cartons; donations count towards its totals."),
     )
+    account = models.OneToOneField(
+        Account, on_delete=models.PROTECT, related_name="member", verbose_name=_("points account")
+    )
 
     class Meta:
         verbose_name = _("member")
@@ -63,115 +65,6 @@ class Member(models.Model):
     @property
     def masked_mobile(self) -> str:
         return mask_mobile(self.mobile)
-
-
-class Account(models.Model):
-    class Kind(models.TextChoices):
-        MEMBER = "member", _("member")
-        ISSUANCE = "issuance", _("issuance")
-        REWARD = "reward", _("reward")
-        CAMPAIGN = "campaign", _("donation campaign")
-
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    member = models.OneToOneField(
-        Member, on_delete=models.PROTECT, null=True, blank=True, related_name="account", verbose_name=_("member")
-    )
-    station = models.OneToOneField(
-        Station,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="issuance_account",
-        verbose_name=_("issuing station"),
-    )
-    name = models.CharField(_("name"), max_length=200, blank=True)
-    balance = models.BigIntegerField(_("balance"), default=0)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-
-    class Meta:
-        verbose_name = _("account")
-        verbose_name_plural = _("accounts")
-        constraints = [
-            models.CheckConstraint(
-                condition=~Q(kind="member") | Q(balance__gte=0), name="account_member_balance_not_negative"
-            ),
-            models.CheckConstraint(
-                condition=Q(kind="member", member__isnull=False) | (~Q(kind="member") & Q(member__isnull=True)),
-                name="account_member_iff_member_kind",
-            ),
-            models.CheckConstraint(
-                condition=Q(kind="issuance", station__isnull=False) | (~Q(kind="issuance") & Q(station__isnull=True)),
-                name="account_station_iff_issuance_kind",
-            ),
-            models.CheckConstraint(
-                condition=Q(kind__in=["member", "issuance", "reward", "campaign"]), name="account_kind_valid"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        if self.kind == self.Kind.MEMBER:
-            return _("Member %(member)s") % {"member": self.member}
-        if self.kind == self.Kind.ISSUANCE:
-            return _("Issuance at %(station)s") % {"station": self.station.code}
-        return self.name or self.get_kind_display()
-
-
-class Transfer(models.Model):
-    class Kind(models.TextChoices):
-        EARNING = "earning", _("cartons recycled")
-        REVERSAL = "reversal", _("reversal")
-        REDEMPTION = "redemption", _("reward reserved")
-        DONATION = "donation", _("donation")
-
-    debit_account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="debits", verbose_name=_("debit account")
-    )
-    credit_account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="credits", verbose_name=_("credit account")
-    )
-    amount = models.PositiveBigIntegerField(_("points"))
-    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=120, unique=True)
-    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
-    dropoff = models.ForeignKey(
-        "DropOff", on_delete=models.PROTECT, null=True, blank=True, related_name="transfers", verbose_name=_("drop-off")
-    )
-    station = models.ForeignKey(
-        Station,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="transfers",
-        verbose_name=_("station"),
-        help_text=_("Where it happened; daily totals count it there."),
-    )
-    reverses = models.OneToOneField(
-        "self",
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="reversal",
-        verbose_name=_("reverses"),
-        help_text=_("The transfer this one undoes; a transfer can be reversed at most once."),
-    )
-
-    class Meta:
-        verbose_name = _("transfer")
-        verbose_name_plural = _("transfers")
-        constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="transfer_amount_positive"),
-            models.CheckConstraint(condition=~Q(debit_account=F("credit_account")), name="transfer_accounts_differ"),
-            models.CheckConstraint(
-                condition=Q(kind="reversal", reverses__isnull=False) | (~Q(kind="reversal") & Q(reverses__isnull=True)),
-                name="transfer_reversal_iff_reverses",
-            ),
-            models.CheckConstraint(
-                condition=Q(kind__in=["earning", "reversal", "redemption", "donation"]), name="transfer_kind_valid"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"#{self.pk} {self.get_kind_display()} {self.amount}"
 
 
 class EarningRule(models.Model):
@@ -223,8 +116,15 @@ class DropOff(models.Model):
         ACCEPTED = "accepted", _("accepted")
         VOIDED = "voided", _("voided")
 
-    station = models.ForeignKey(Station, on_delete=models.PROTECT, related_name="dropoffs", verbose_name=_("station"))
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="dropoffs", verbose_name=_("member"))
+    # No single-column indexes: (station, occurred_at) and (member, occurred_at) below lead with
+    # them and serve every read by station or member (recycling/migrations/0010 says how it was
+    # checked); each index costs every drop-off's INSERT.
+    station = models.ForeignKey(
+        Station, on_delete=models.PROTECT, related_name="dropoffs", verbose_name=_("station"), db_index=False
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="dropoffs", verbose_name=_("member"), db_index=False
+    )
     cartons = models.PositiveSmallIntegerField(
         _("cartons"),
         validators=[MinValueValidator(MIN_CARTONS_PER_DROPOFF), MaxValueValidator(MAX_CARTONS_PER_DROPOFF)],
@@ -256,6 +156,24 @@ class DropOff(models.Model):
         verbose_name=_("voided by"),
     )
     voided_at = models.DateTimeField(_("voided at"), null=True, blank=True)
+    earning_transfer = models.OneToOneField(
+        Transfer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="earning_dropoff",
+        verbose_name=_("earning transfer"),
+        help_text=_("The points credited; none for a drop-off whose cartons were all beyond the daily cap."),
+    )
+    reversal_transfer = models.OneToOneField(
+        Transfer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reversed_dropoff",
+        verbose_name=_("reversal transfer"),
+        help_text=_("The reversal of the earning transfer, once the drop-off is voided."),
+    )
 
     class Meta:
         verbose_name = _("drop-off")
@@ -278,6 +196,10 @@ class DropOff(models.Model):
                 condition=Q(status="accepted", voided_at__isnull=True, voided_by__isnull=True, void_reason="")
                 | Q(status="voided", voided_at__isnull=False, voided_by__isnull=False) & ~Q(void_reason=""),
                 name="dropoff_void_fields_match_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(reversal_transfer__isnull=True) | Q(status="voided", earning_transfer__isnull=False),
+                name="dropoff_reversal_only_when_voided",
             ),
         ]
 

@@ -25,25 +25,27 @@ from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import record_event
+from core.validation import is_whole_number
 from idempotency.services import request_fingerprint, run_idempotent, run_idempotent_if_keyed, station_scope
+from ledger.models import Transfer
+from ledger.services import post_transfer, reverse_transfer
 from stations.models import Station
 from stations.selectors import works_at
 
 from . import errors
 from .days import shanghai_day
-from .ledger import lock_member_and_issuance, post_transfer, reverse_transfer
+from .ledger import lock_member_and_issuance, open_member_account
 from .mobile import normalize_mobile
 from .models import (
     MAX_CARTONS_PER_DROPOFF,
     MAX_CARTONS_PER_MOVEMENT,
     MIN_CARTONS_PER_DROPOFF,
-    Account,
     CartonInventory,
     CartonMovement,
     DropOff,
     Member,
-    Transfer,
 )
+from .pricing import earning_transfer_key, price_dropoff, reversal_transfer_key
 from .selectors import earning_cartons_on_day, earning_terms_in_force, member_for_dropoff
 from .tasks import recompute_after_commit
 
@@ -80,8 +82,7 @@ def register_member(*, mobile: str, password: str | None = None) -> Member:
     try:
         with transaction.atomic():
             user = get_user_model().objects.create_user(username=f"member-{secrets.token_hex(6)}", password=password)
-            member = Member.objects.create(user=user, mobile=number)
-            Account.objects.create(kind=Account.Kind.MEMBER, member=member)
+            member = Member.objects.create(user=user, mobile=number, account=open_member_account())
     except IntegrityError:
         # A concurrent registration of the same number committed between the check and the insert
         # (the unique username and mobile stop the second one); refuse it the same way.
@@ -103,7 +104,8 @@ def record_dropoff(
 
     Points = cartons within the member's daily cap x the earning rule in force at the station's
     city at `occurred_at` (default: now). Both the rule and the capped count are stored on the
-    drop-off so its points stay explainable after the rule changes.
+    drop-off so its points stay explainable after the rule changes. Its pricing is
+    recycling.pricing.price_dropoff(), which the simulator and the audit share.
 
     `works_here` is whether `staff` works at `station`, as the view resolved it
     (stations.selectors.staff_at_station); None: this asks works_at() itself.
@@ -173,19 +175,19 @@ def _write_dropoff(request: DropOffRequest) -> DropOffResult:
     if rule.emission_factor_in_force_id is None:
         raise errors.NoEmissionFactor()
 
-    # Lock order (recycling/ledger.py): the accounts by primary key, then the carton inventory
+    # Lock order (ledger/services.py): the accounts by primary key, then the carton inventory
     # row (change_carton_inventory's UPDATE). The drop-off row is new, so there is no business
     # row to lock first.
     member_account, issuer = lock_member_and_issuance(member_account_id=member.account.pk, station=station)
     # The member's account lock serializes this member's drop-offs, so the cap count is exact.
     already = earning_cartons_on_day(member=member, at=request.occurred_at)
-    earning_cartons = max(0, min(request.cartons, rule.daily_carton_cap - already))
+    price = price_dropoff(cartons=request.cartons, earned_before=already, rule=rule)
     dropoff = DropOff.objects.create(
         station=station,
         member=member,
         cartons=request.cartons,
-        earning_cartons=earning_cartons,
-        points=earning_cartons * rule.points_per_carton,
+        earning_cartons=price.earning_cartons,
+        points=price.points,
         rule=rule,
         emission_factor_id=rule.emission_factor_in_force_id,
         logged_by=request.staff,
@@ -194,16 +196,15 @@ def _write_dropoff(request: DropOffRequest) -> DropOffResult:
         idempotency_key=uuid.uuid4().hex,  # the column goes with the next migration; keys live in idempotency/
     )
     if dropoff.points:
-        post_transfer(
+        dropoff.earning_transfer = post_transfer(
             debit=issuer,
             credit=member_account,
             amount=dropoff.points,
             kind=Transfer.Kind.EARNING,
-            idempotency_key=f"dropoff:{dropoff.pk}:earning",
-            dropoff=dropoff,
-            station=station,
+            idempotency_key=earning_transfer_key(dropoff_id=dropoff.pk),
             at=request.now,
         )
+        dropoff.save(update_fields=["earning_transfer"])
     change_carton_inventory(station=station, by=request.cartons)
     if member.home_station_id is None:
         Member.objects.filter(pk=member.pk, home_station__isnull=True).update(home_station=station)
@@ -257,18 +258,23 @@ def void_dropoff(
 
 
 def _void(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> DropOff:
-    # Lock order: the drop-off first, then the accounts (see recycling/ledger.py). Lock the
+    # Lock order: the drop-off first, then the accounts (see ledger/services.py). Lock the
     # drop-off row only (of="self"): a plain FOR UPDATE would also lock the joined station and
     # member rows, which every concurrent drop-off at that station (or of that member) needs a
     # key-share lock on for its foreign keys while it already holds the accounts this void
     # waits for: a deadlock.
-    dropoff = DropOff.objects.select_for_update(of=("self",)).select_related("station", "member").get(pk=dropoff_id)
+    dropoff = (
+        DropOff.objects.select_for_update(of=("self",))
+        .select_related("station", "member", "earning_transfer")
+        .get(pk=dropoff_id)
+    )
     if dropoff.status == DropOff.Status.VOIDED:
         raise errors.AlreadyVoided()
-    if dropoff.points:
-        earning = Transfer.objects.get(dropoff=dropoff, kind=Transfer.Kind.EARNING)
+    if dropoff.earning_transfer_id:
         try:
-            reverse_transfer(original=earning, idempotency_key=f"dropoff:{dropoff.pk}:reversal")
+            dropoff.reversal_transfer = reverse_transfer(
+                original=dropoff.earning_transfer, idempotency_key=reversal_transfer_key(dropoff_id=dropoff.pk)
+            )
         except errors.InsufficientPoints:
             raise errors.InsufficientPoints(
                 _("The member has already spent these points; the drop-off cannot be voided.")
@@ -283,7 +289,7 @@ def _void(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> DropOff:
     dropoff.void_reason = reason
     dropoff.voided_by = staff
     dropoff.voided_at = timezone.now()
-    dropoff.save(update_fields=["status", "void_reason", "voided_by", "voided_at"])
+    dropoff.save(update_fields=["status", "void_reason", "voided_by", "voided_at", "reversal_transfer"])
     record_event(
         action=AuditEvent.Action.DROPOFF_VOIDED,
         user=staff,
@@ -378,11 +384,6 @@ def change_carton_inventory(*, station: Station, by: int) -> None:
         taken = 0
     if not taken:
         raise errors.NotEnoughCartons()
-
-
-def is_whole_number(value: object) -> bool:
-    """An int that is not a bool (True would otherwise count as 1 carton)."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_cartons(cartons: object) -> None:

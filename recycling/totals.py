@@ -12,7 +12,8 @@ What counts on day D (Shanghai time):
   `occurred_at` falls on D (a voided drop-off counts nowhere; voids and late drop-offs
   enqueue a recompute of their day);
 - points redeemed and donated: redemption and donation transfers posted on D that have not
-  been reversed (a cancelled or expired reservation counts nowhere), at the transfer's station;
+  been reversed (a cancelled or expired reservation counts nowhere), at the redemption's
+  pickup station and the donation's station (the member's home station);
 - cartons reused: carton movements of kind "reused" on D.
 
 kg CO2e is summed exactly, in whole milligrams (a factor has three decimals of kg of board
@@ -62,7 +63,6 @@ from .models import (
     DailyStationTotal,
     DropOff,
     RecyclingCampaign,
-    Transfer,
 )
 
 # Milligrams of CO2e per carton of each emission factor, exact (ROUND only absorbs SQLite's
@@ -74,15 +74,21 @@ _FACTORS = """
 """
 _DAY_DROPOFFS = "d.status = %(accepted)s AND d.occurred_at >= %(start)s AND d.occurred_at < %(end)s"
 
+# Redemptions count at their pickup station, donations at the member's home station (the rows
+# record it; the ledger's transfers know no station). Read as tables rather than through
+# rewards' models: rewards/ sits above recycling/. A refunded reservation counts nowhere.
 _SPENDING = """
-    SELECT t.station_id,
-           SUM(CASE WHEN t.kind = %(redemption)s THEN t.amount ELSE 0 END) AS points_redeemed,
-           SUM(CASE WHEN t.kind = %(donation)s THEN t.amount ELSE 0 END) AS points_donated
-    FROM recycling_transfer t
-    WHERE t.kind IN (%(redemption)s, %(donation)s) AND t.station_id IS NOT NULL
-      AND t.created_at >= %(start)s AND t.created_at < %(end)s
-      AND NOT EXISTS (SELECT 1 FROM recycling_transfer r WHERE r.reverses_id = t.id)
-    GROUP BY t.station_id
+    SELECT station_id, SUM(points_redeemed) AS points_redeemed, SUM(points_donated) AS points_donated
+    FROM (
+        SELECT r.station_id, t.amount AS points_redeemed, 0 AS points_donated
+        FROM rewards_redemption r JOIN recycling_transfer t ON t.id = r.transfer_id
+        WHERE r.refund_transfer_id IS NULL AND t.created_at >= %(start)s AND t.created_at < %(end)s
+        UNION ALL
+        SELECT n.station_id, 0, t.amount
+        FROM rewards_donation n JOIN recycling_transfer t ON t.id = n.transfer_id
+        WHERE n.station_id IS NOT NULL AND t.created_at >= %(start)s AND t.created_at < %(end)s
+    ) spending
+    GROUP BY station_id
 """
 _REUSE = """
     SELECT m.station_id, SUM(m.cartons) AS cartons_reused
@@ -250,8 +256,6 @@ def aggregate_day(*, day: date) -> DayTotals:
         "end": ops.adapt_datetimefield_value(end),
         "now": ops.adapt_datetimefield_value(timezone.now()),
         "accepted": DropOff.Status.ACCEPTED,
-        "redemption": Transfer.Kind.REDEMPTION,
-        "donation": Transfer.Kind.DONATION,
         "reused": CartonMovement.Kind.REUSED,
     }
     with transaction.atomic(), connection.cursor() as cursor:

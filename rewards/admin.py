@@ -123,6 +123,7 @@ class RedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "collected_by",
         "ended_at",
         "transfer",
+        "refund_transfer",
     )
     readonly_fields = fields
 

@@ -8,12 +8,8 @@ class RewardsConfig(AppConfig):
     verbose_name = _("Rewards")
 
     def ready(self):
-        # rewards/ depends on recycling/, never the reverse: the ledger audit learns about
-        # redemptions, donations and stock from here.
-        from recycling.audit import LEDGER_CHECKS
-
-        from .audit import REWARDS_CHECKS
+        from .audit import register_checks
         from .reference_data import ensure_reference_data
 
-        LEDGER_CHECKS.extend(check for check in REWARDS_CHECKS if check not in LEDGER_CHECKS)
+        register_checks()  # the ledger audit learns about redemptions, donations and stock from here
         post_migrate.connect(ensure_reference_data, sender=self)

@@ -1,12 +1,12 @@
 """Rewards: the catalog, stock at stations, redemptions and donation campaigns.
 
-How rewards sit on the ledger (recycling/ledger.py):
+How rewards sit on the ledger (ledger/services.py):
 
 - Every Reward and every DonationCampaign owns one ledger Account (kind `reward` or
   `campaign`), created with it by rewards.services.create_reward / create_campaign.
 - Reserving a reward posts a `redemption` Transfer (member account -> reward account) at
   once; the Redemption points at it (one-to-one). Cancelling or expiring a reservation posts
-  the transfer's reversal (ledger.reverse_transfer), so a reward account's balance is the
+  the transfer's reversal (ledger.services.reverse_transfer), its refund_transfer, so a reward account's balance is the
   points of its reserved and collected redemptions. Collecting posts nothing.
 - Donating posts a `donation` Transfer (member account -> campaign account); the Donation
   points at it, so a campaign's progress is the balance of its own account.
@@ -28,7 +28,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from recycling.models import Account, Member, Transfer
+from ledger.models import Account, Transfer
+from recycling.models import Member
 from stations.models import Station
 
 MIN_QUANTITY = 1
@@ -199,6 +200,15 @@ class Redemption(models.Model):
         verbose_name=_("debit transfer"),
         help_text=_("The points taken from the member; a cancellation or expiry reverses it."),
     )
+    refund_transfer = models.OneToOneField(
+        Transfer,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refunded_redemption",
+        verbose_name=_("refund transfer"),
+        help_text=_("The reversal of the debit, once the reservation is cancelled or expires."),
+    )
     reserved_at = models.DateTimeField(_("reserved at"), default=timezone.now)
     expires_at = models.DateTimeField(_("collect by"))
     collected_at = models.DateTimeField(_("collected at"), null=True, blank=True)
@@ -251,6 +261,10 @@ class Redemption(models.Model):
                 ),
                 name="redemption_fields_match_status",
             ),
+            models.CheckConstraint(
+                condition=Q(refund_transfer__isnull=True) | Q(status__in=["cancelled", "expired"]),
+                name="redemption_refund_only_when_ended",
+            ),
             # Staff find a waiting reservation by station and pickup code.
             models.UniqueConstraint(
                 fields=["station", "pickup_code"],
@@ -277,6 +291,15 @@ class Donation(models.Model):
     points = models.PositiveIntegerField(_("points"))
     transfer = models.OneToOneField(
         Transfer, on_delete=models.PROTECT, related_name="donation", verbose_name=_("transfer")
+    )
+    station = models.ForeignKey(
+        Station,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="donations",
+        verbose_name=_("station"),
+        help_text=_("The member's home station when they donated; daily totals count the donation there."),
     )
     created_at = models.DateTimeField(_("time"), default=timezone.now)
 

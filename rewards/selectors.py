@@ -9,8 +9,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from ledger.models import Account, Transfer
 from recycling.days import day_bounds, shanghai_day
-from recycling.models import Account, Member, Transfer
+from recycling.models import Member
 from stations.models import Station
 from stations.selectors import stations_for_user
 
@@ -130,13 +131,12 @@ def member_transfers(*, member: Member) -> QuerySet[Transfer]:
     return (
         Transfer.objects.filter(Q(debit_account_id=account_id) | Q(credit_account_id=account_id))
         .select_related(
-            "station",
-            "dropoff__station",
+            "earning_dropoff__station",
             "redemption__reward",
             "redemption__station",
             "donation__campaign",
-            "reverses__redemption__reward",
-            "reverses__dropoff__station",
+            "reversed_dropoff__station",
+            "refunded_redemption__reward",
         )
         .order_by("-created_at", "-pk")
     )
@@ -153,7 +153,7 @@ def history_line(*, transfer: Transfer, member: Member) -> HistoryLine:
 def _reason(transfer: Transfer) -> str:
     kind = Transfer.Kind
     if transfer.kind == kind.EARNING:
-        dropoff = transfer.dropoff
+        dropoff = transfer.earning_dropoff
         text = ngettext(
             "%(cartons)s carton recycled at %(station)s", "%(cartons)s cartons recycled at %(station)s", dropoff.cartons
         ) % {
@@ -182,14 +182,14 @@ def _reason(transfer: Transfer) -> str:
             "campaign": donation.campaign.display_title,
             "notebooks": donation.notebooks,
         }
-    original = transfer.reverses
-    if original.kind == kind.EARNING:
-        return _("Drop-off at %(station)s voided by the station") % {"station": original.dropoff.station.name}
-    if original.kind == kind.REDEMPTION:
-        redemption = original.redemption
+    # A reversal: the business row that points at it says what it reversed.
+    if hasattr(transfer, "reversed_dropoff"):
+        return _("Drop-off at %(station)s voided by the station") % {"station": transfer.reversed_dropoff.station.name}
+    if hasattr(transfer, "refunded_redemption"):
+        redemption = transfer.refunded_redemption
         template = {
             Redemption.Status.CANCELLED: _("Refund: you cancelled the reservation of %(reward)s"),
             Redemption.Status.EXPIRED: _("Refund: the reservation of %(reward)s expired uncollected"),
         }.get(redemption.status, _("Refund of the reservation of %(reward)s"))
         return template % {"reward": redemption.reward.display_name}
-    return _("Reversal of transfer #%(id)s") % {"id": original.pk}
+    return _("Reversal of transfer #%(id)s") % {"id": transfer.reverses_id}

@@ -6,8 +6,8 @@ Refusals are DomainErrors (rewards/errors.py, recycling/errors.py) and leave the
 tables unchanged: they are raised before anything is written, or inside the transaction,
 which then rolls back.
 
-Lock order, the same everywhere in the project (recycling/ledger.py): the redemption row
-first (collect, cancel, expire), then ledger accounts in primary-key order (lock_accounts),
+Lock order, the same everywhere in the project (ledger/services.py): the redemption row
+first (collect, cancel, expire), then ledger accounts in primary-key order (ledger.services.lock_accounts),
 then StationStock rows. reserve_reward has no redemption yet, so it starts at the accounts.
 Two writers therefore never wait for each other in opposite orders, and cannot deadlock.
 
@@ -37,6 +37,7 @@ from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import audit_values, record_event
+from core.validation import is_whole_number
 from idempotency.services import (
     member_scope,
     request_fingerprint,
@@ -44,11 +45,11 @@ from idempotency.services import (
     run_idempotent_if_keyed,
     station_scope,
 )
+from ledger.models import Account, Transfer
+from ledger.services import lock_accounts, post_transfer, reverse_transfer
 from recycling import errors as ledger_errors
 from recycling.days import shanghai_day
-from recycling.ledger import lock_accounts, post_transfer, reverse_transfer
-from recycling.models import Account, Member, Transfer
-from recycling.services import is_whole_number
+from recycling.models import Member
 from recycling.tasks import recompute_after_commit
 from stations.models import Station
 from stations.selectors import works_at
@@ -107,7 +108,9 @@ def create_reward(
     end before the start, a donation reward without its campaign).
     """
     with transaction.atomic():
-        account = Account.objects.create(kind=Account.Kind.REWARD, name=f"{name_zh} / {name}"[:200])
+        account = Account.objects.create(
+            kind=Account.Kind.REWARD, balance_must_not_go_negative=True, name=f"{name_zh} / {name}"[:200]
+        )
         reward = Reward(
             name=name,
             name_zh=name_zh,
@@ -142,7 +145,9 @@ def create_campaign(
     Raises django.core.exceptions.ValidationError for invalid values (e.g. an end before the start).
     """
     with transaction.atomic():
-        account = Account.objects.create(kind=Account.Kind.CAMPAIGN, name=f"{title_zh} / {title}"[:200])
+        account = Account.objects.create(
+            kind=Account.Kind.CAMPAIGN, balance_must_not_go_negative=True, name=f"{title_zh} / {title}"[:200]
+        )
         campaign = DonationCampaign(
             title=title,
             title_zh=title_zh,
@@ -330,7 +335,6 @@ def _reserve(*, member: Member, reward: Reward, station: Station, quantity: int,
         kind=Transfer.Kind.REDEMPTION,
         # The ledger's own guard against posting twice; the request's key is idempotency/'s.
         idempotency_key=f"reserve:{uuid.uuid4().hex}",
-        station=station,  # daily totals count points redeemed at the pickup station
         at=now,
     )
     _take_stock(stock=stock, quantity=quantity, now=now)
@@ -590,11 +594,13 @@ def _end_reservation(redemption: Redemption, *, status: str, now: datetime) -> d
     Returns the Shanghai day the reservation's points were debited, whose totals it changes."""
     # Lock order: the redemption (locked by the caller), then the accounts (reverse_transfer
     # locks both by primary key), then the stock row (the UPDATE locks it).
-    reverse_transfer(original=redemption.transfer, idempotency_key=f"redemption:{redemption.pk}:reversal", at=now)
+    redemption.refund_transfer = reverse_transfer(
+        original=redemption.transfer, idempotency_key=f"redemption:{redemption.pk}:reversal", at=now
+    )
     _return_stock(redemption=redemption, now=now)
     redemption.status = status
     redemption.ended_at = now
-    redemption.save(update_fields=["status", "ended_at"])
+    redemption.save(update_fields=["status", "ended_at", "refund_transfer"])
     return shanghai_day(redemption.transfer.created_at)
 
 
@@ -665,11 +671,16 @@ def _donate(*, member: Member, campaign: DonationCampaign, notebooks: int, now: 
         kind=Transfer.Kind.DONATION,
         # The ledger's own guard against posting twice; the request's key is idempotency/'s.
         idempotency_key=f"donate:{uuid.uuid4().hex}",
-        station=home_station,  # daily totals count a donation at the member's home station
         at=now,
     )
     donation = Donation.objects.create(
-        member=member, campaign=campaign, notebooks=notebooks, points=points, transfer=transfer, created_at=now
+        member=member,
+        campaign=campaign,
+        notebooks=notebooks,
+        points=points,
+        transfer=transfer,
+        station=home_station,  # daily totals count a donation at the member's home station
+        created_at=now,
     )
     return DonationResult(donation=donation, balance=payer.balance, replayed=False)
 

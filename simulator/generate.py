@@ -44,16 +44,17 @@ from django.db.models import Min
 from django.utils.translation import gettext as _
 from tqdm import tqdm
 
+from ledger.models import Account
 from recycling.days import SHANGHAI, day_bounds
 from recycling.models import (
     MEMBER_CODE_ALPHABET,
     MEMBER_CODE_LENGTH,
-    Account,
     CartonInventory,
     DropOff,
     EarningRule,
     RecyclingCampaign,
 )
+from recycling.pricing import earning_transfer_key, price_dropoff, reversal_transfer_key
 from recycling.selectors import emission_factor_in_force
 from recycling.totals import aggregate_campaign, aggregate_day, campaigns_containing
 from rewards.demo import DemoCatalog, load_demo_catalog
@@ -225,8 +226,10 @@ def reset_simulation() -> None:
             for table in ACTIVITY_TABLES:
                 cursor.execute(f"DELETE FROM {table}")
         # Plain SQL: the ORM's delete() would load a million members to collect related rows.
-        cursor.execute(f"DELETE FROM recycling_account WHERE member_id IN ({members})")
-        cursor.execute(f"DELETE FROM recycling_member WHERE id IN ({members})")
+        cursor.execute(
+            f"WITH gone AS (DELETE FROM recycling_member WHERE id IN ({members}) RETURNING account_id)"
+            " DELETE FROM recycling_account WHERE id IN (SELECT account_id FROM gone)"
+        )
         cursor.execute(f"DELETE FROM auth_user WHERE id IN ({member_users})")
     StationStock.objects.filter(reward__in=_catalog_rewards()).delete()
     Account.objects.exclude(balance=0).update(balance=0)
@@ -301,11 +304,23 @@ def build_network(*, scale: float, seed: int, created: datetime) -> Network:
     existing_staff = dict(
         StationStaff.objects.values("station_id").annotate(user=Min("user_id")).values_list("station_id", "user")
     )
-    existing_issuance = dict(Account.objects.filter(kind=Account.Kind.ISSUANCE).values_list("station_id", "id"))
+    existing_issuance = dict(Station.objects.values_list("id", "issuance_account"))
     stations = bulk.Spool(
         "stations_station",
-        ["id", "code", "name", "city_id", "address", "latitude", "longitude", "opening_hours", "is_active"],
+        [
+            "id",
+            "code",
+            "name",
+            "city_id",
+            "address",
+            "latitude",
+            "longitude",
+            "opening_hours",
+            "is_active",
+            "issuance_account_id",
+        ],
     )
+    issuance_of_existing: dict[int, int] = {}  # stations that exist without an issuance account yet
     users = bulk.Spool("auth_user", USER_COLUMNS)
     staff_rows = bulk.Spool("stations_stationstaff", ["id", "user_id", "station_id", "role"])
     accounts = bulk.Spool("recycling_account", ACCOUNT_COLUMNS)
@@ -323,6 +338,12 @@ def build_network(*, scale: float, seed: int, created: datetime) -> Network:
             station_id = existing_stations.get(code)
             latitude = float(city.latitude) + rng.gauss(0, 0.04)
             longitude = float(city.longitude) + rng.gauss(0, 0.05)
+            issuance = existing_issuance.get(station_id)
+            if issuance is None:
+                issuance, next_account = next_account, next_account + 1
+                accounts.add(issuance, Account.Kind.ISSUANCE, code, 0, 0, when)
+                if station_id is not None:
+                    issuance_of_existing[station_id] = issuance
             if station_id is None:
                 station_id, next_station = next_station, next_station + 1
                 stations.add(
@@ -335,6 +356,7 @@ def build_network(*, scale: float, seed: int, created: datetime) -> Network:
                     f"{longitude:.6f}",
                     "08:00-21:00",
                     1,
+                    issuance,
                 )
             staff = existing_staff.get(station_id)
             if staff is None:
@@ -342,19 +364,22 @@ def build_network(*, scale: float, seed: int, created: datetime) -> Network:
                 users.add(staff, "!", 0, f"{SIMULATED_USER_PREFIX}staff-{code.lower()}", "", "", "", 1, 1, when)
                 staff_rows.add(next_staff, staff, station_id, StationStaff.Role.MANAGER)
                 next_staff += 1
-            issuance = existing_issuance.get(station_id)
-            if issuance is None:
-                issuance, next_account = next_account, next_account + 1
-                accounts.add(issuance, Account.Kind.ISSUANCE, None, station_id, "", 0, when)
             network.station_ids.append(station_id)
             network.station_city.append(city_index)
             network.staff.append(staff)
             network.issuance.append(issuance)
             weights.append(city_weight * activity[number - 1])
     network.cumulative_weights = list(accumulate(weights))
-    for spool in (users, stations, staff_rows, accounts):
+    for spool in (accounts, users, stations, staff_rows):
         network.rows[spool.table] = spool.load()
         spool.close()
+    if issuance_of_existing:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE stations_station s SET issuance_account_id = v.account"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS v(station, account) WHERE s.id = v.station",
+                [list(issuance_of_existing), list(issuance_of_existing.values())],
+            )
     return network
 
 
@@ -440,7 +465,7 @@ USER_COLUMNS = [
     "is_active",
     "date_joined",
 ]
-ACCOUNT_COLUMNS = ["id", "kind", "member_id", "station_id", "name", "balance", "created_at"]
+ACCOUNT_COLUMNS = ["id", "kind", "name", "balance", "balance_must_not_go_negative", "created_at"]
 
 
 def _utc_text(moment: datetime) -> str:
@@ -483,7 +508,7 @@ class CampaignRun:
         self.spools = {
             "users": bulk.Spool("auth_user", USER_COLUMNS),
             "members": bulk.Spool(
-                "recycling_member", ["id", "user_id", "mobile", "code", "joined_at", "home_station_id"]
+                "recycling_member", ["id", "user_id", "mobile", "code", "joined_at", "home_station_id", "account_id"]
             ),
             "accounts": bulk.Spool("recycling_account", ACCOUNT_COLUMNS),
             "dropoffs": bulk.Spool(
@@ -505,6 +530,8 @@ class CampaignRun:
                     "void_reason",
                     "voided_by_id",
                     "voided_at",
+                    "earning_transfer_id",
+                    "reversal_transfer_id",
                 ],
             ),
             "transfers": bulk.Spool(
@@ -517,8 +544,6 @@ class CampaignRun:
                     "kind",
                     "idempotency_key",
                     "created_at",
-                    "dropoff_id",
-                    "station_id",
                     "reverses_id",
                 ],
             ),
@@ -534,6 +559,7 @@ class CampaignRun:
                     "status",
                     "pickup_code",
                     "transfer_id",
+                    "refund_transfer_id",
                     "reserved_at",
                     "expires_at",
                     "collected_at",
@@ -543,7 +569,7 @@ class CampaignRun:
             ),
             "donations": bulk.Spool(
                 "rewards_donation",
-                ["id", "member_id", "campaign_id", "notebooks", "points", "transfer_id", "created_at"],
+                ["id", "member_id", "campaign_id", "notebooks", "points", "transfer_id", "station_id", "created_at"],
             ),
             "requests": bulk.Spool(
                 "rewards_rewardrequest",
@@ -728,7 +754,7 @@ class CampaignRun:
                 )
                 members.write(
                     f"{first_member + m}\t{first_user + m}\t{MOBILE_PREFIX}{first_member + m:08d}\t"
-                    f"{code}\t{joined_text}\t{station_id}\n"
+                    f"{code}\t{joined_text}\t{station_id}\t{first_account + m}\n"
                 )
                 rows["users"] += 1
             else:
@@ -736,23 +762,23 @@ class CampaignRun:
             self.used[s] = True
             rule = rules[network.station_city[s]]
             already = earned_today.get(m, 0)
-            earning = max(0, min(cartons, rule.daily_carton_cap - already))
-            points = earning * rule.points_per_carton
+            price = price_dropoff(cartons=cartons, earned_before=already, rule=rule)
+            earning, points = price.earning_cartons, price.points
             account = first_account + m
             if voided:
                 voided_at = t + randrange(300, HOUR)
+                links = f"{transfer_id}\t{transfer_id + 1}" if points else "\\N\t\\N"
                 dropoffs.write(
                     f"{dropoff_id}\t{station_id}\t{first_member + m}\t{cartons}\t{earning}\t{points}\t"
                     f"{rule.pk}\t{factor_id}\t{staff}\t{when}\t{when}\t{key}-dropoff-{dropoff_id}\t"
-                    f"voided\t{VOID_REASON}\t{staff}\t{clock.text(voided_at)}\n"
+                    f"voided\t{VOID_REASON}\t{staff}\t{clock.text(voided_at)}\t{links}\n"
                 )
                 if points:
                     transfers.write(
                         f"{transfer_id}\t{network.issuance[s]}\t{account}\t{points}\tearning\t"
-                        f"dropoff:{dropoff_id}:earning\t{when}\t{dropoff_id}\t{station_id}\t\\N\n"
+                        f"{earning_transfer_key(dropoff_id=dropoff_id)}\t{when}\t\\N\n"
                         f"{transfer_id + 1}\t{account}\t{network.issuance[s]}\t{points}\treversal\t"
-                        f"dropoff:{dropoff_id}:reversal\t{clock.text(voided_at)}\t{dropoff_id}\t"
-                        f"{station_id}\t{transfer_id}\n"
+                        f"{reversal_transfer_key(dropoff_id=dropoff_id)}\t{clock.text(voided_at)}\t{transfer_id}\n"
                     )
                     transfer_id += 2
                     rows["transfers"] += 2
@@ -760,15 +786,16 @@ class CampaignRun:
                 rows["dropoffs"] += 1
                 continue
             earned_today[m] = already + earning
+            earning_link = transfer_id if points else "\\N"
             dropoffs.write(
                 f"{dropoff_id}\t{station_id}\t{first_member + m}\t{cartons}\t{earning}\t{points}\t"
                 f"{rule.pk}\t{factor_id}\t{staff}\t{when}\t{when}\t{key}-dropoff-{dropoff_id}\t"
-                f"accepted\t\t\\N\t\\N\n"
+                f"accepted\t\t\\N\t\\N\t{earning_link}\t\\N\n"
             )
             if points:
                 transfers.write(
                     f"{transfer_id}\t{network.issuance[s]}\t{account}\t{points}\tearning\t"
-                    f"dropoff:{dropoff_id}:earning\t{when}\t{dropoff_id}\t{station_id}\t\\N\n"
+                    f"{earning_transfer_key(dropoff_id=dropoff_id)}\t{when}\t\\N\n"
                 )
                 transfer_id += 1
                 rows["transfers"] += 1
@@ -823,7 +850,7 @@ class CampaignRun:
         reserved_text = clock.text(reserved)
         spools["transfers"].write(
             f"{transfer_id}\t{account}\t{reward.account_id}\t{cost}\tredemption\t"
-            f"reserve:{request_key}\t{reserved_text}\t\\N\t{station_id}\t\\N\n"
+            f"reserve:{request_key}\t{reserved_text}\t\\N\n"
         )
         outcome = rng.random()
         code = f"{rng.randrange(1_000_000):06d}"
@@ -833,7 +860,7 @@ class CampaignRun:
             tail = f"{clock.text(collected)}\t{network.staff[s]}\t\\N"
             self.collected[reward.pk][s] += 1
             self.spent[reward.account_id] += cost
-            transfers = 1
+            transfers, refund = 1, "\\N"
         else:
             if outcome < COLLECTED + CANCELLED:
                 status, ended = "cancelled", reserved + rng.randrange(600, 2 * DAY)
@@ -842,14 +869,13 @@ class CampaignRun:
             tail = f"\\N\t\\N\t{clock.text(ended)}"
             spools["transfers"].write(
                 f"{transfer_id + 1}\t{reward.account_id}\t{account}\t{cost}\treversal\t"
-                f"redemption:{redemption_id}:reversal\t{clock.text(ended)}\t\\N\t{station_id}\t"
-                f"{transfer_id}\n"
+                f"redemption:{redemption_id}:reversal\t{clock.text(ended)}\t{transfer_id}\n"
             )
             self.refunds.setdefault(m, []).append((ended, cost))
-            transfers = 2
+            transfers, refund = 2, transfer_id + 1
         spools["redemptions"].write(
             f"{redemption_id}\t{member_id}\t{reward.pk}\t{station_id}\t1\t{cost}\t{status}\t"
-            f"{code}\t{transfer_id}\t{reserved_text}\t{clock.text(expires)}\t{tail}\n"
+            f"{code}\t{transfer_id}\t{refund}\t{reserved_text}\t{clock.text(expires)}\t{tail}\n"
         )
         spools["requests"].write(
             f"{request_id}\t{request_key}\treserve\t{member_id}\t"
@@ -874,10 +900,11 @@ class CampaignRun:
         request_key = f"{self.key}-donate-{donation_id}"
         spools["transfers"].write(
             f"{transfer_id}\t{self.first['account'] + m}\t{campaign.account_id}\t{points}\t"
-            f"donation\tdonate:{request_key}\t{at}\t\\N\t{self.network.station_ids[s]}\t\\N\n"
+            f"donation\tdonate:{request_key}\t{at}\t\\N\n"
         )
         spools["donations"].write(
-            f"{donation_id}\t{member_id}\t{campaign.pk}\t{notebooks}\t{points}\t{transfer_id}\t{at}\n"
+            f"{donation_id}\t{member_id}\t{campaign.pk}\t{notebooks}\t{points}\t{transfer_id}\t"
+            f"{self.network.station_ids[s]}\t{at}\n"
         )
         spools["requests"].write(
             f"{request_id}\t{request_key}\tdonate\t{member_id}\t"
@@ -938,13 +965,11 @@ class CampaignRun:
         """Member accounts with their final balances (refunds still to come included); carton
         inventories and stock of stations that had none; deltas for the rows that exist."""
         clock, spools, network = self.clock, self.spools, self.network
-        first_member, first_account = self.first["member"], self.first["account"]
+        first_account = self.first["account"]
         accounts = spools["accounts"]
         for m, balance in enumerate(self.balance):
             final = balance + sum(amount for _at, amount in self.refunds.get(m, ()))
-            accounts.write(
-                f"{first_account + m}\tmember\t{first_member + m}\t\\N\t\t{final}\t{clock.text(self.joined[m])}\n"
-            )
+            accounts.write(f"{first_account + m}\tmember\t\t{final}\t1\t{clock.text(self.joined[m])}\n")
         accounts.count(len(self.balance))
         inventory_id, stock_id = self.ids["inventory"], self.ids["stock"]
         stocked_at = clock.text(0)
@@ -965,10 +990,10 @@ class CampaignRun:
     def load(self) -> dict[str, int]:
         order = [
             "users",
-            "members",
             "accounts",
-            "dropoffs",
+            "members",
             "transfers",
+            "dropoffs",
             "redemptions",
             "donations",
             "requests",

@@ -86,6 +86,16 @@ class Station(models.Model):
     )
     opening_hours = models.CharField(_("opening hours"), max_length=100, blank=True, help_text=_("e.g. 08:00-21:00"))
     is_active = models.BooleanField(_("active"), default=True)
+    issuance_account = models.OneToOneField(
+        "ledger.Account",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="station",
+        verbose_name=_("issuance account"),
+        help_text=_("The ledger account the points its cartons earn come from; created at its first drop-off."),
+    )
 
     class Meta:
         verbose_name = _("station")

@@ -1,5 +1,5 @@
 """factory-boy factories for every model. They keep the ledger's invariants: a member always
-has its points account, and transfers are posted only through recycling.ledger or the services."""
+has its points account, and transfers are posted only through ledger.services or the services."""
 
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -15,9 +15,10 @@ from api.models import IdempotencyRecord
 from audit.models import AuditEvent
 from audit.services import record_event
 from idempotency.models import IdempotencyKey
-from recycling.ledger import issuance_account, lock_accounts, post_transfer
+from ledger.models import Account, Transfer
+from ledger.services import lock_accounts, post_transfer
+from recycling.ledger import issuance_account, open_member_account
 from recycling.models import (
-    Account,
     CampaignStationTotal,
     CartonInventory,
     CartonMovement,
@@ -28,7 +29,6 @@ from recycling.models import (
     EmissionFactor,
     Member,
     RecyclingCampaign,
-    Transfer,
 )
 from rewards.models import DonationCampaign, Reward, RewardRequest, StationStock
 from rewards.services import donate, reserve_reward
@@ -96,11 +96,7 @@ class MemberFactory(factory.django.DjangoModelFactory):
 
     mobile = factory.Sequence(lambda n: f"139{n:08d}")
     user = factory.SubFactory(UserFactory, username=factory.SelfAttribute("..mobile"))
-
-    @factory.post_generation
-    def account(obj, create, extracted, **kwargs):
-        if create:
-            Account.objects.create(kind=Account.Kind.MEMBER, member=obj)
+    account = factory.LazyFunction(open_member_account)
 
 
 class EarningRuleFactory(factory.django.DjangoModelFactory):
@@ -122,6 +118,7 @@ class AccountFactory(factory.django.DjangoModelFactory):
 
     kind = Account.Kind.REWARD
     name = factory.Sequence(lambda n: f"Reward account {n}")
+    balance_must_not_go_negative = True
 
 
 class DropOffFactory(factory.django.DjangoModelFactory):
@@ -356,14 +353,19 @@ class CampaignStationTotalFactory(factory.django.DjangoModelFactory):
     rank = factory.Sequence(lambda n: n + 1)
 
 
+def _issuance_account(station: Station) -> Account:
+    with transaction.atomic():
+        return issuance_account(station=station)
+
+
 class TransferFactory(factory.django.DjangoModelFactory):
-    """A transfer posted through recycling.ledger (accounts locked, cached balances moved), so the
+    """A transfer posted through ledger.services (accounts locked, cached balances moved), so the
     ledger stays balanced; by default points issued by a station to a member with no drop-off."""
 
     class Meta:
         model = Transfer
 
-    debit_account = factory.LazyFunction(lambda: issuance_account(station=StationFactory()))
+    debit_account = factory.LazyFunction(lambda: _issuance_account(StationFactory()))
     credit_account = factory.LazyFunction(lambda: MemberFactory().account)
     amount = 10
     kind = Transfer.Kind.EARNING

@@ -35,10 +35,11 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from ledger.audit import ledger_violations
+from ledger.models import Account, Transfer
 from recycling import errors as ledger_errors
-from recycling.audit import ledger_violations
 from recycling.days import shanghai_day
-from recycling.models import Account, DailyCityTotal, DailyStationTotal, DropOff, Transfer
+from recycling.models import DailyCityTotal, DailyStationTotal, DropOff
 from recycling.selectors import emission_factor_in_force
 from recycling.services import record_dropoff, void_dropoff
 from recycling.totals import aggregate_day
@@ -431,7 +432,7 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def database_equals_model(self):
-        balances = dict(Account.objects.filter(member__in=self.members).values_list("member_id", "balance"))
+        balances = dict(Account.objects.filter(member__in=self.members).values_list("member", "balance"))
         assert [balances[m.pk] for m in self.members] == self.balance
         stock = {
             (self.stations.index(row.station), self.rewards.index(row.reward)): row.quantity

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "audit",  # the audit log: below stations in the dependency chain, imports none of the apps
+    "ledger",  # accounts, transfers, posting and the audit registry: ground floor, imports only core/
     "idempotency",  # the one idempotency-key table and run_idempotent(): ground floor, imports only core/
     "stations",
     "recycling",

@@ -180,6 +180,8 @@ class DropOffAdmin(DeskFormAdmin):
         "cartons",
         "earning_cartons",
         "points",
+        "earning_transfer",
+        "reversal_transfer",
         "rule",
         "occurred_at",
         "recorded_at",

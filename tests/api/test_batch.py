@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
-from recycling.models import Account, DropOff
+from ledger.models import Account
+from recycling.models import DropOff
 
 BATCH = "/api/v1/dropoffs/batch/"
 

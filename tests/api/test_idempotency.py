@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
 from idempotency.services import TRY_LOCK, member_scope, station_scope
-from recycling.models import Account, DropOff, Transfer
+from ledger.models import Account, Transfer
+from recycling.models import DropOff
 from rewards.models import Redemption
 from rewards.services import reserve_reward
 

@@ -5,7 +5,7 @@ from datetime import date
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from recycling.models import Account
+from ledger.models import Account
 from rewards.models import Redemption
 from tests.factories import DailyCityTotalFactory, StationFactory
 
@@ -135,6 +135,7 @@ DROPOFF_POST_STATEMENTS = [
     "INSERT the drop-off",
     "INSERT the transfer",
     "UPDATE both balances",
+    "UPDATE the drop-off's link to its earning transfer",
     "UPDATE the carton inventory",
     "RELEASE SAVEPOINT",
     "INSERT the key's outcome",  # then COMMIT

@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 
 from idempotency.models import IdempotencyKey
-from recycling.models import Account, Member, Transfer
+from ledger.models import Account, Transfer
+from recycling.models import Member
 from recycling.services import record_dropoff, register_member
 from rewards.models import Donation, Redemption, StationStock
 from tests.factories import (

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from recycling.models import Account, Member
+from ledger.models import Account
+from recycling.models import Member
 from recycling.services import register_member
 from rewards.models import Donation, Redemption
 from tests.factories import (

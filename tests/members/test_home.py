@@ -79,7 +79,7 @@ def test_the_home_page_shows_the_numbers(member_client, shop):
 
 
 def test_numbers_are_grouped_for_the_language(member_client, shop):
-    from recycling.models import Account
+    from ledger.models import Account
 
     Account.objects.filter(member=shop.member).update(balance=12345)
     assert 'data-testid="balance">12,345<' in member_client.get(reverse("members:home")).content.decode()

@@ -6,7 +6,7 @@ import re
 from django.test import Client
 from django.urls import reverse
 
-from recycling.models import Transfer
+from ledger.models import Transfer
 from rewards.models import Donation, Redemption, StationStock
 from tests.factories import RewardFactory, StationFactory, StationStockFactory
 

@@ -5,7 +5,8 @@ from django.contrib.auth import get_user_model
 from django.test import override_settings
 from django.urls import reverse
 
-from recycling.models import Account, Member
+from ledger.models import Account
+from recycling.models import Member
 
 STRONG = "green-cartons-42"
 

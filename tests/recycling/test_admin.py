@@ -14,8 +14,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from ledger.models import Account, Transfer
 from recycling.admin.desk import StationFilter
-from recycling.models import Account, DropOff, EarningRule, Member, Transfer
+from recycling.models import DropOff, EarningRule, Member
 from recycling.services import record_dropoff
 from tests.factories import (
     EarningRuleFactory,
@@ -138,7 +139,7 @@ def test_staff_logs_cartons_at_their_station(rule, client_a, staff_a, station_a,
     assert (dropoff.station, dropoff.member, dropoff.cartons, dropoff.points) == (station_a, member, 3, 30)
     assert dropoff.logged_by == staff_a
     transfer = Transfer.objects.get()
-    assert (transfer.kind, transfer.amount, transfer.dropoff) == (Transfer.Kind.EARNING, 30, dropoff)
+    assert (transfer.kind, transfer.amount, dropoff.earning_transfer) == (Transfer.Kind.EARNING, 30, transfer)
     assert Account.objects.get(member=member).balance == 30
     assert messages_of(response) == [
         "Logged 3 cartons for 138****5678 at HZ-00001: 30 points awarded, new balance 30 points."
@@ -425,11 +426,11 @@ def test_nobody_can_edit_or_delete_a_transfer(rule, superuser, staff_a, station_
     transfer = Transfer.objects.get()
     client = english_client(superuser)
 
-    view = client.get(reverse("admin:recycling_transfer_change", args=[transfer.pk]))
-    change = client.post(reverse("admin:recycling_transfer_change", args=[transfer.pk]), {"amount": 1})
-    delete = client.post(reverse("admin:recycling_transfer_delete", args=[transfer.pk]), {"post": "yes"})
-    add = client.get(reverse("admin:recycling_transfer_add"))
-    changelist = client.get(reverse("admin:recycling_transfer_changelist"))
+    view = client.get(reverse("admin:ledger_transfer_change", args=[transfer.pk]))
+    change = client.post(reverse("admin:ledger_transfer_change", args=[transfer.pk]), {"amount": 1})
+    delete = client.post(reverse("admin:ledger_transfer_delete", args=[transfer.pk]), {"post": "yes"})
+    add = client.get(reverse("admin:ledger_transfer_add"))
+    changelist = client.get(reverse("admin:ledger_transfer_changelist"))
 
     assert view.status_code == 200
     assert (change.status_code, delete.status_code, add.status_code) == (403, 403, 403)
@@ -444,11 +445,12 @@ def test_nobody_can_edit_or_delete_a_transfer(rule, superuser, staff_a, station_
 def test_accounts_and_members_are_read_only_for_superusers(rule, superuser, member, model_name):
     """Accounts and members: a superuser views them, but a change POST and the delete page are 403."""
     obj = Account.objects.get(member=member) if model_name == "account" else member
+    app = "ledger" if model_name == "account" else "recycling"
     client = english_client(superuser)
 
-    view = client.get(reverse(f"admin:recycling_{model_name}_change", args=[obj.pk]))
-    change = client.post(reverse(f"admin:recycling_{model_name}_change", args=[obj.pk]), {})
-    delete = client.post(reverse(f"admin:recycling_{model_name}_delete", args=[obj.pk]), {"post": "yes"})
+    view = client.get(reverse(f"admin:{app}_{model_name}_change", args=[obj.pk]))
+    change = client.post(reverse(f"admin:{app}_{model_name}_change", args=[obj.pk]), {})
+    delete = client.post(reverse(f"admin:{app}_{model_name}_delete", args=[obj.pk]), {"post": "yes"})
 
     assert view.status_code == 200
     assert (change.status_code, delete.status_code) == (403, 403)
@@ -459,9 +461,9 @@ def test_accounts_and_members_are_read_only_for_superusers(rule, superuser, memb
 def test_staff_cannot_reach_members_accounts_transfers_or_rules(rule, client_a, member):
     """Staff get 403 on the member, account, transfer and earning-rule lists; the index lists only drop-offs
     and their stations' carton inventory and movements."""
-    for model_name in ("member", "account", "transfer", "earningrule"):
-        response = client_a.get(reverse(f"admin:recycling_{model_name}_changelist"))
-        assert response.status_code == 403, model_name
+    for url_name in ("recycling_member", "ledger_account", "ledger_transfer", "recycling_earningrule"):
+        response = client_a.get(reverse(f"admin:{url_name}_changelist"))
+        assert response.status_code == 403, url_name
     assert client_a.get(reverse("admin:recycling_member_change", args=[member.pk])).status_code == 403
 
     index = client_a.get(reverse("admin:index"))
@@ -493,7 +495,7 @@ def test_void_action_asks_for_reason_then_voids_and_reverses(rule, client_a, sta
     dropoff.refresh_from_db()
     assert (dropoff.status, dropoff.void_reason, dropoff.voided_by) == (DropOff.Status.VOIDED, "wrong member", staff_a)
     reversal = Transfer.objects.get(kind=Transfer.Kind.REVERSAL)
-    assert (reversal.amount, reversal.dropoff) == (30, dropoff)
+    assert (reversal.amount, dropoff.reversal_transfer) == (30, reversal)
     assert Account.objects.get(member=member).balance == 0
     assert messages_of(done) == ["1 drop-off voided and its points reversed."]
 

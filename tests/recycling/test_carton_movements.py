@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from idempotency.errors import InvalidKey, KeyReused
 from idempotency.models import IdempotencyKey
+from ledger.models import Account, Transfer
 from recycling import errors
 from recycling.audit import carton_inventories_match_movements
-from recycling.models import Account, CartonInventory, CartonMovement, DropOff, Transfer
+from recycling.models import CartonInventory, CartonMovement, DropOff
 from recycling.services import record_carton_movement, record_dropoff, void_dropoff
 from tests.factories import EarningRuleFactory, MemberFactory, StationFactory, StationStaffFactory
 

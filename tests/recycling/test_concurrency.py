@@ -17,9 +17,11 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from idempotency.errors import KeyInProgress
-from recycling.audit import ledger_violations
-from recycling.ledger import issuance_account, lock_accounts
-from recycling.models import Account, DropOff, Member, Transfer
+from ledger.audit import ledger_violations
+from ledger.models import Account, Transfer
+from ledger.services import lock_accounts
+from recycling.ledger import issuance_account
+from recycling.models import DropOff, Member
 from recycling.services import DropOffResult, record_dropoff, register_member, void_dropoff
 from tests.concurrency import JOIN_TIMEOUT, run_concurrently
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
@@ -100,7 +102,7 @@ def test_concurrent_retries_with_one_key_record_one_dropoff(committed):
     assert [outcome.replayed for outcome in results].count(False) == 1
     retry = record_dropoff(station=station, member_code=member.code, cartons=3, staff=staff, idempotency_key="same-key")
     assert retry.replayed and retry.dropoff.pk == dropoff.pk
-    assert Transfer.objects.get().dropoff == dropoff
+    assert Transfer.objects.get() == dropoff.earning_transfer
     assert balance_of(member.account) == 30
     assert ledger_violations() == []
 

@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from ledger.audit import ledger_violations
+from ledger.models import Account, Transfer
 from recycling import errors
-from recycling.audit import ledger_violations
 from recycling.days import shanghai_day
-from recycling.models import Account, DropOff, Transfer
+from recycling.models import DropOff
 from recycling.services import record_dropoff, void_dropoff
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
 from tests.transactions import Rollback, example_transaction

@@ -16,17 +16,19 @@ from django.utils import timezone
 from idempotency.errors import InvalidKey, KeyReused
 from idempotency.models import IdempotencyKey
 from idempotency.services import station_scope, was_replayed
-from recycling import errors
-from recycling.audit import (
+from ledger.audit import (
     balances_sum_to_zero,
     cached_balances_match_transfers,
-    dropoffs_have_their_transfers,
+    flagged_balances_not_negative,
     ledger_violations,
-    member_balances_not_negative,
 )
-from recycling.ledger import issuance_account, lock_accounts, post_transfer
+from ledger.models import Account, Transfer
+from ledger.services import lock_accounts, post_transfer
+from recycling import errors
+from recycling.audit import dropoffs_have_their_transfers, earning_transfers_agree_with_their_dropoffs
+from recycling.ledger import issuance_account
 from recycling.mobile import mask_mobile, normalize_mobile
-from recycling.models import Account, DropOff, Member, Transfer
+from recycling.models import DropOff, Member
 from recycling.services import record_dropoff, register_member, void_dropoff
 from tests.factories import (
     AccountFactory,
@@ -84,9 +86,10 @@ def recycling_ledger_violations() -> list[str]:
     rewards/' checks, which rightly miss the redemption record such a transfer would have."""
     checks = (
         cached_balances_match_transfers,
-        member_balances_not_negative,
+        flagged_balances_not_negative,
         balances_sum_to_zero,
         dropoffs_have_their_transfers,
+        earning_transfers_agree_with_their_dropoffs,
     )
     return [violation for check in checks for violation in check()]
 
@@ -160,7 +163,8 @@ def test_record_dropoff_creates_the_dropoff_and_its_earning_transfer(record, rul
     assert transfer.kind == Transfer.Kind.EARNING
     assert (transfer.debit_account, transfer.credit_account) == (issuer, member.account)
     assert transfer.amount == 30
-    assert transfer.dropoff == dropoff
+    assert dropoff.earning_transfer == transfer
+    assert dropoff.reversal_transfer is None
     assert balance_of(member) == 30
     issuer.refresh_from_db()
     assert issuer.balance == -30
@@ -219,8 +223,9 @@ def test_record_dropoff_runs_a_bounded_number_of_queries(record, django_assert_m
         record()
     # The staff check; the key's transaction (here a savepoint): its advisory lock, its earlier
     # row; the write's savepoint: the member, the rule and factor, lock both accounts, the day's
-    # cartons, 2 INSERTs, one UPDATE of both balances, the inventory; its release; the key's row.
-    with django_assert_max_num_queries(16):
+    # cartons, 2 INSERTs, the drop-off's link to its transfer, one UPDATE of both balances, the
+    # inventory; its release; the key's row.
+    with django_assert_max_num_queries(17):
         record()
 
 
@@ -514,7 +519,7 @@ def test_a_dropoff_wholly_beyond_the_cap_has_no_points_and_no_transfer(record, m
     assert DropOff.objects.count() == 2
     assert (result.dropoff.earning_cartons, result.dropoff.points) == (0, 0)
     assert result.capped_cartons == 3
-    assert not Transfer.objects.filter(dropoff=result.dropoff).exists()
+    assert result.dropoff.earning_transfer is None
     assert Transfer.objects.count() == 1
     assert result.balance == balance_of(member) == 200
     assert ledger_violations() == []
@@ -597,7 +602,7 @@ def test_void_reverses_the_points_and_marks_the_dropoff(dropoff, staff, member):
     earning = Transfer.objects.get(kind=Transfer.Kind.EARNING)
     reversal = Transfer.objects.get(kind=Transfer.Kind.REVERSAL)
     assert reversal.reverses == earning
-    assert reversal.dropoff == dropoff
+    assert (dropoff.earning_transfer, dropoff.reversal_transfer) == (earning, reversal)
     assert reversal.amount == 30
     assert (reversal.debit_account, reversal.credit_account) == (earning.credit_account, earning.debit_account)
     assert balance_of(member) == 0

@@ -17,18 +17,17 @@ from django.utils import timezone
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from ledger.models import Account
+from ledger.services import lock_accounts, post_transfer
 from recycling import errors
 from recycling.days import day_bounds
-from recycling.ledger import issuance_account, lock_accounts, post_transfer, reverse_transfer
 from recycling.models import (
     DAILY_TOTAL_FIGURES,
-    Account,
     CartonMovement,
     DailyCityTotal,
     DailyStationTotal,
     DropOff,
     EmissionFactor,
-    Transfer,
 )
 from recycling.services import record_carton_movement, record_dropoff, void_dropoff
 from recycling.totals import aggregate_day
@@ -109,12 +108,15 @@ def expected_totals(day: date) -> tuple[dict, dict]:
 
     for station_id, kind, amount in _rows(
         """
-        SELECT t.station_id, t.kind, SUM(t.amount)
-        FROM recycling_transfer t
+        SELECT spending.station_id, t.kind, SUM(t.amount)
+        FROM (
+            SELECT station_id, transfer_id FROM rewards_redemption
+            UNION ALL SELECT station_id, transfer_id FROM rewards_donation
+        ) spending
+        JOIN recycling_transfer t ON t.id = spending.transfer_id
         LEFT JOIN recycling_transfer r ON r.reverses_id = t.id
-        WHERE t.kind IN ('redemption', 'donation') AND r.id IS NULL AND t.station_id IS NOT NULL
-          AND t.created_at >= %s AND t.created_at < %s
-        GROUP BY t.station_id, t.kind
+        WHERE r.id IS NULL AND spending.station_id IS NOT NULL AND t.created_at >= %s AND t.created_at < %s
+        GROUP BY spending.station_id, t.kind
         """,
         [start, end],
     ):
@@ -401,7 +403,7 @@ def test_points_redeemed_and_donated_count_at_their_station_unless_reversed(desk
     campaign = DonationCampaignFactory(points_per_notebook=50)
     donate(member=alice, campaign=campaign, notebooks=1, idempotency_key="d1")
     donate(member=bob, campaign=campaign, notebooks=1, idempotency_key="d2")
-    assert kept.redemption.transfer.station_id == stations[2].pk
+    assert kept.redemption.station_id == stations[2].pk
 
     aggregate_day(day=today)
 
@@ -419,9 +421,10 @@ def test_points_redeemed_and_donated_count_at_their_station_unless_reversed(desk
     assert_totals_match_ground_truth(today)
 
 
-def test_transfers_posted_through_the_ledger_count_unless_reversed(desk):
-    """Redemption and donation transfers posted directly with the ledger functions count at
-    their station; the one that was reversed does not, and neither do earnings or reversals."""
+def test_spending_transfers_without_their_rows_count_nowhere(desk):
+    """Points redeemed and donated count where the redemption or donation row says; a bare
+    spending transfer posted with the ledger functions (no row: the audit names it) counts at no
+    station, and neither do earnings or reversals."""
     stations, staff, (alice, _bob, _carol) = desk
     today = timezone.localdate()
     _drop(stations, staff, alice, 0, 20, timezone.now(), "a")  # 200 points
@@ -429,23 +432,20 @@ def test_transfers_posted_through_the_ledger_count_unless_reversed(desk):
     member_account = Account.objects.get(member=alice)
     with transaction.atomic():
         locked = lock_accounts(member_account, reward_account)
-        for n, (kind, amount) in enumerate([("redemption", 30), ("donation", 20), ("redemption", 70)]):
+        for n, (kind, amount) in enumerate([("redemption", 30), ("donation", 20)]):
             post_transfer(
                 debit=locked[member_account.pk],
                 credit=locked[reward_account.pk],
                 amount=amount,
                 kind=kind,
                 idempotency_key=f"spend-{n}",
-                station=stations[1],
             )
-    with transaction.atomic():
-        reverse_transfer(original=Transfer.objects.get(idempotency_key="spend-2"), idempotency_key="spend-2-back")
 
     aggregate_day(day=today)
 
-    row = DailyStationTotal.objects.get(day=today, station=stations[1])
-    assert (row.points_redeemed, row.points_donated, row.points_issued, row.cartons) == (30, 20, 0, 0)
-    assert issuance_account(station=stations[0]).balance == -200
+    row = DailyStationTotal.objects.get(day=today, station=stations[0])
+    assert (row.points_redeemed, row.points_donated, row.points_issued, row.cartons) == (0, 0, 200, 20)
+    assert not DailyStationTotal.objects.filter(day=today, station=stations[1]).exists()
     assert_totals_match_ground_truth(today)
 
 

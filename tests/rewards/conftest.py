@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from idempotency.models import IdempotencyKey
-from recycling.models import Account, Member, Transfer
+from ledger.models import Account, Transfer
+from recycling.models import Member
 from recycling.services import record_dropoff
 from rewards.models import Donation, Redemption, StationStock
 from tests.factories import (

@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from recycling.models import Account
+from ledger.models import Account
 from rewards import services
 from rewards.models import DonationCampaign, Redemption, Reward, StationStock
 from tests.factories import StationStaffFactory, StationStockFactory, SuperuserFactory

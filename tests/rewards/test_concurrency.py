@@ -16,9 +16,9 @@ from django.utils import timezone
 from idempotency.errors import KeyInProgress
 from idempotency.models import IdempotencyKey
 from idempotency.services import member_scope, was_replayed
+from ledger.audit import ledger_violations
+from ledger.models import Account, Transfer
 from recycling import errors as ledger_errors
-from recycling.audit import ledger_violations
-from recycling.models import Account, Transfer
 from rewards import errors, services
 from rewards.models import Redemption, StationStock
 from tests.concurrency import run_concurrently

@@ -47,7 +47,7 @@ def test_history_names_rewards_in_chinese_for_chinese_readers(desk):
 def test_a_voided_dropoff_shows_as_its_own_line(desk):
     """Voiding the drop-off that earned the points adds a negative line that says so."""
     earning = member_transfers(member=desk.member).get()
-    void_dropoff(dropoff_id=earning.dropoff_id, staff=earning.dropoff.logged_by, reason="wrong member")
+    void_dropoff(dropoff_id=earning.earning_dropoff.pk, staff=earning.earning_dropoff.logged_by, reason="wrong member")
 
     history = lines(desk.member)
 

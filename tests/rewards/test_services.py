@@ -10,9 +10,9 @@ from django.utils import translation
 from idempotency.errors import InvalidKey, KeyReused
 from idempotency.models import IdempotencyKey
 from idempotency.services import member_scope
+from ledger.audit import ledger_violations
+from ledger.models import Account, Transfer
 from recycling import errors as ledger_errors
-from recycling.audit import ledger_violations
-from recycling.models import Account, Transfer
 from rewards import errors, services
 from rewards.demo import load_demo_catalog
 from rewards.models import Donation, DonationCampaign, Redemption, Reward, StationStock
@@ -535,7 +535,7 @@ def test_donate_moves_points_to_the_campaign_and_records_the_notebooks(desk):
     assert donation.transfer.kind == Transfer.Kind.DONATION
     assert donation.transfer.credit_account == desk.campaign.account
     desk.member.refresh_from_db()
-    assert donation.transfer.station == desk.member.home_station  # where the member first left cartons
+    assert donation.station == desk.member.home_station  # where the member first left cartons
     progress = campaign_progress(campaign=desk.campaign)
     assert (progress.points, progress.notebooks, progress.percent) == (100, 2, 0.2)
     again = services.donate(member=desk.member, campaign=desk.campaign, notebooks=2, idempotency_key="d", now=NOW)

@@ -15,17 +15,9 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import translation
 
-from recycling.audit import ledger_violations
-from recycling.models import (
-    DAILY_TOTAL_FIGURES,
-    Account,
-    CartonMovement,
-    DailyCityTotal,
-    DropOff,
-    Member,
-    RecyclingCampaign,
-    Transfer,
-)
+from ledger.audit import ledger_violations
+from ledger.models import Account, Transfer
+from recycling.models import DAILY_TOTAL_FIGURES, CartonMovement, DailyCityTotal, DropOff, Member, RecyclingCampaign
 from rewards.models import Donation, Redemption, StationStock
 from simulator.calibration import calibration_figures
 from stations.models import City, Station

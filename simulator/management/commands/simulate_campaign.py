@@ -5,7 +5,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from recycling.audit import ledger_violations
+from ledger.audit import ledger_violations
 from simulator.calibration import CAMPAIGNS, calibration_figures, campaign_summary, format_table, minimum_scale
 from simulator.generate import MAXIMUM_SCALE, SimulationError, simulate
 

@@ -1,0 +1,116 @@
+"""The points ledger: double-entry, append-only, balances that cannot go negative.
+
+Design, after TigerBeetle's model (and django-hordak's: the ledger is its own app):
+
+- An Account holds points. Kinds: `member` (one per consumer), `issuance` (one per
+  station: the source of the points its cartons earn), and the `reward` and `campaign`
+  accounts that points are spent into. The ledger knows no business model: members,
+  stations, rewards and campaigns point at their accounts, and drop-offs, redemptions and
+  donations at the transfers they caused.
+- A Transfer moves `amount > 0` points from its debit account to its credit account. A
+  balance is credits minus debits, so issuance accounts go negative as points are issued
+  and the sum of all balances is always zero. Each account caches its balance; the
+  cached balance and the transfers are written in the same transaction.
+- Transfers are never updated or deleted (a PostgreSQL trigger rejects it). A mistake is
+  corrected by a `reversal` transfer that points at the original; a transfer can be
+  reversed at most once (a unique column).
+- An account flagged `balance_must_not_go_negative` (a member's, a reward's, a campaign's)
+  can never go below zero: a CHECK constraint, and a check here that turns the would-be
+  violation into a clear InsufficientPoints error first.
+- Every transfer has a unique idempotency key derived from the business operation that
+  caused it, so a retried operation cannot post twice.
+- `manage.py check_ledger` runs the audit (ledger/audit.py): the ledger's own checks and
+  those that the apps owning the causes register.
+
+Concurrency: a writer locks the account rows it changes with SELECT ... FOR UPDATE in
+primary-key order (never "the latest transfer"), so two writers cannot deadlock, and
+writers at different stations for different members never wait for each other because
+each station issues from its own account. Callers must already be inside
+transaction.atomic(); post_transfer() expects the accounts to be locked.
+
+Lock order for every service in the project: the business row being changed (drop-off,
+redemption), then accounts by primary key, then stock rows.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import BigIntegerField, Case, F, When
+from django.utils import timezone
+
+from .errors import InsufficientPoints
+from .models import Account, Transfer
+
+
+def lock_account_ids(ids: Iterable[int]) -> dict[int, Account]:
+    """Lock the accounts with these ids in primary-key order; return them fresh, by primary key."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("locking accounts must run inside transaction.atomic()")
+    ordered = sorted(set(ids))
+    return {
+        account.pk: account for account in Account.objects.select_for_update().filter(pk__in=ordered).order_by("pk")
+    }
+
+
+def lock_accounts(*accounts: Account) -> dict[int, Account]:
+    """Lock the accounts' rows in primary-key order and return them fresh, by primary key."""
+    return lock_account_ids(account.pk for account in accounts)
+
+
+def post_transfer(
+    *,
+    debit: Account,
+    credit: Account,
+    amount: int,
+    kind: str,
+    idempotency_key: str,
+    reverses: Transfer | None = None,
+    at: datetime | None = None,
+) -> Transfer:
+    """Insert one transfer, dated `at` (default now), and move the cached balances. The accounts
+    must be locked.
+
+    Raises InsufficientPoints if a flagged account would go below zero.
+    """
+    if debit.balance_must_not_go_negative and debit.balance < amount:
+        raise InsufficientPoints()
+    transfer = Transfer.objects.create(
+        debit_account=debit,
+        credit_account=credit,
+        amount=amount,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        reverses=reverses,
+        created_at=at or timezone.now(),
+    )
+    # Both balances in one UPDATE (the rows are already locked, so the order it touches them in
+    # cannot deadlock).
+    Account.objects.filter(pk__in=[debit.pk, credit.pk]).update(
+        balance=Case(
+            When(pk=debit.pk, then=F("balance") - amount),
+            When(pk=credit.pk, then=F("balance") + amount),
+            default=F("balance"),
+            output_field=BigIntegerField(),
+        )
+    )
+    debit.balance -= amount
+    credit.balance += amount
+    return transfer
+
+
+def reverse_transfer(*, original: Transfer, idempotency_key: str, at: datetime | None = None) -> Transfer:
+    """Post the transfer that undoes `original`: same amount, accounts swapped.
+
+    Locks both accounts itself (in primary-key order); must run inside transaction.atomic().
+    """
+    locked = lock_account_ids([original.debit_account_id, original.credit_account_id])
+    return post_transfer(
+        debit=locked[original.credit_account_id],
+        credit=locked[original.debit_account_id],
+        amount=original.amount,
+        kind=Transfer.Kind.REVERSAL,
+        idempotency_key=idempotency_key,
+        reverses=original,
+        at=at,
+    )
