@@ -178,6 +178,10 @@ STATION = """SELECT s.id, s.code, s.name, s.city_id, s.address, s.latitude, s.lo
  AS user_works_here, c.id, c.code, c.name, c.name_zh, c.province
  FROM stations_station s INNER JOIN stations_city c ON s.city_id = c.id WHERE s.id = {station}
  ORDER BY s.code ASC LIMIT 1;"""
+# NOTE: api_lock_idempotency_key() and api_idempotencyrecord are dropped too (api/migrations/0003:
+# the key is claimed by the service, idempotency/services.py: pg_try_advisory_xact_lock, the key's
+# row read, then inserted into idempotency_idempotencykey in the write's transaction); LOCK_KEY,
+# STORE, CLAIM and COMPLETE become those statements with the reference below.
 # NOTE: recycling_record_dropoff() is dropped (recycling/migrations/0009: record_dropoff() has one
 # implementation, in Python). This reference still calls it, so check_same_sql() stops the bench
 # with the statements the endpoint now sends; it becomes the minimal drop-off transaction of

@@ -11,7 +11,6 @@ every refusal after it is stored and replayed.
 """
 
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -193,7 +192,6 @@ def _write_dropoff(request: DropOffRequest) -> DropOffResult:
         logged_by=request.staff,
         occurred_at=request.occurred_at,
         recorded_at=request.now,
-        idempotency_key=uuid.uuid4().hex,  # the column goes with the next migration; keys live in idempotency/
     )
     if dropoff.points:
         dropoff.earning_transfer = post_transfer(
@@ -342,7 +340,6 @@ def record_carton_movement(
             cartons=cartons,
             recorded_by=staff,
             occurred_at=at,
-            idempotency_key=uuid.uuid4().hex,  # the column goes with the next migration
         )
         change_carton_inventory(station=station, by=-cartons)
         on_hand = CartonInventory.objects.values_list("on_hand", flat=True).get(station=station)

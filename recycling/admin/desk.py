@@ -190,7 +190,6 @@ class DropOffAdmin(DeskFormAdmin):
         "void_reason",
         "voided_by",
         "voided_at",
-        "idempotency_key",
     )
     readonly_fields = ("member_masked",)
     list_filter = ("status",)
@@ -333,7 +332,7 @@ class CartonMovementAdmin(DeskFormAdmin):
     search_fields = ("=station__code",)
     search_help_text = _("Station code.")
     show_full_result_count = False
-    fields = ("station", "kind", "cartons", "occurred_at", "recorded_by", "idempotency_key")
+    fields = ("station", "kind", "cartons", "occurred_at", "recorded_by")
     desk_form = CartonMovementForm
     desk_form_title = _("Record cartons reused or baled")
     desk_form_template = "admin/recycling/cartonmovement/record_movement.html"
