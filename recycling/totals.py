@@ -4,8 +4,8 @@ A run for one Shanghai day recomputes that day's rows from set-based aggregate q
 (INSERT ... SELECT ... GROUP BY) and overwrites them, all in one transaction: afterwards the
 day holds exactly the rows a fresh computation gives (a row's computed_at is when its figures
 were last written). It never increments, so a re-run, a retried Celery task or a worker killed mid-run leaves either the
-old or the new complete rows. Two runs for the same day on PostgreSQL serialize on an
-advisory lock for that day; SQLite serializes all writers anyway.
+old or the new complete rows. Two runs for the same day serialize on an
+advisory lock for that day.
 
 What counts on day D (Shanghai time):
 - cartons, drop-offs, distinct members, points issued, kg CO2e: accepted drop-offs whose
@@ -13,18 +13,18 @@ What counts on day D (Shanghai time):
   enqueue a recompute of their day);
 - points redeemed and donated: redemption and donation transfers posted on D that have not
   been reversed (a cancelled or expired reservation counts nowhere), at the redemption's
-  pickup station and the donation's station (the member's home station);
+  pickup station and the donation's station (the member's home station), from the SQL that
+  rewards registers (rewards/totals.py: this app cannot read the tables of the app above it);
 - cartons reused: carton movements of kind "reused" on D.
 
 kg CO2e is summed exactly, in whole milligrams (a factor has three decimals of kg of board
 times three of kg CO2e per kg), and rounded half up to the gram once per row: a city's figure
 is its own exact total rounded, not a sum of its stations' rounded figures.
 
-On PostgreSQL one statement does the whole day: a single scan of the day's drop-offs grouped
+One statement does the whole day: a single scan of the day's drop-offs grouped
 by GROUPING SETS ((city, station), (city)) gives the station rows and the city's distinct
 members together, and the city rows are inserted from the station rows the same statement
-inserts (a data-modifying CTE). Other databases (SQLite in development) run the same
-aggregates as two plain statements. bench/bench_totals.py times the PostgreSQL path on a
+inserts (a data-modifying CTE). bench/bench_totals.py times the PostgreSQL path on a
 national peak day against a bare GROUP BY.
 
 Campaign station totals (CampaignStationTotal): each station's sums over a campaign's whole
@@ -34,7 +34,7 @@ campaign (2.6 million rows at national scale) on each page view. aggregate_campa
 a campaign's rows from its daily station totals in one set-based GROUP BY and overwrites them
 (rows of stations with nothing left are deleted), in one transaction, so it is safe to re-run;
 every row of a refresh carries the same computed_at, which the dashboards show as "as of".
-Two refreshes of a campaign on PostgreSQL serialize on an advisory lock, and the second then
+Two refreshes of a campaign serialize on an advisory lock, and the second then
 reads the daily totals as they are after the first (each statement takes a fresh snapshot).
 
 It is refreshed by the Celery task recycling.aggregate_campaign_totals, which
@@ -57,39 +57,45 @@ from .days import day_bounds
 from .models import (
     CAMPAIGN_STATION_TOTAL_FIGURES,
     DAILY_TOTAL_FIGURES,
-    CampaignStationTotal,
     CartonMovement,
-    DailyCityTotal,
-    DailyStationTotal,
     DropOff,
     RecyclingCampaign,
 )
 
-# Milligrams of CO2e per carton of each emission factor, exact (ROUND only absorbs SQLite's
-# floating point); the sums are cast back to integers (PostgreSQL sums bigints as numeric) so
-# that grams are rounded half up by integer division of non-negative sums.
+# Milligrams of CO2e per carton of each emission factor, exact (two numerics of three decimals
+# each multiply to a whole number of milligrams); the sums are cast back to integers (PostgreSQL
+# sums bigints as numeric) so that grams are rounded half up by integer division of non-negative
+# sums.
 _FACTORS = """
     SELECT id, CAST(ROUND(kg_board_per_carton * kg_co2e_per_kg * 1000000) AS BIGINT) AS co2e_mg
     FROM recycling_emissionfactor
 """
 _DAY_DROPOFFS = "d.status = %(accepted)s AND d.occurred_at >= %(start)s AND d.occurred_at < %(end)s"
 
-# Redemptions count at their pickup station, donations at the member's home station (the rows
-# record it; the ledger's transfers know no station). Read as tables rather than through
-# rewards' models: rewards/ sits above recycling/. A refunded reservation counts nowhere.
-_SPENDING = """
+# Points spent count where the spending happened, which only the spending's own rows record
+# (the ledger's transfers know no station). Those rows belong to apps above this one, so each
+# registers its SELECT here (rewards/totals.py): station_id, points_redeemed, points_donated
+# for the transfers posted in [%(start)s, %(end)s) that still count.
+_spending_sources: list[str] = []
+
+
+def register_spending_sql(sql: str) -> None:
+    """Add a source of points spent per station to the daily totals (called from AppConfig.ready)."""
+    if sql not in _spending_sources:
+        _spending_sources.append(sql)
+
+
+def _spending_sql() -> str:
+    sources = "\n        UNION ALL\n".join(_spending_sources) or (
+        "SELECT NULL::bigint AS station_id, 0 AS points_redeemed, 0 AS points_donated WHERE false"
+    )
+    return f"""
     SELECT station_id, SUM(points_redeemed) AS points_redeemed, SUM(points_donated) AS points_donated
-    FROM (
-        SELECT r.station_id, t.amount AS points_redeemed, 0 AS points_donated
-        FROM rewards_redemption r JOIN recycling_transfer t ON t.id = r.transfer_id
-        WHERE r.refund_transfer_id IS NULL AND t.created_at >= %(start)s AND t.created_at < %(end)s
-        UNION ALL
-        SELECT n.station_id, 0, t.amount
-        FROM rewards_donation n JOIN recycling_transfer t ON t.id = n.transfer_id
-        WHERE n.station_id IS NOT NULL AND t.created_at >= %(start)s AND t.created_at < %(end)s
-    ) spending
+    FROM ({sources}) spending
     GROUP BY station_id
 """
+
+
 _REUSE = """
     SELECT m.station_id, SUM(m.cartons) AS cartons_reused
     FROM recycling_cartonmovement m
@@ -98,22 +104,6 @@ _REUSE = """
 """
 _STATION_COLUMNS = f"(day, station_id, city_id, {', '.join(DAILY_TOTAL_FIGURES)}, computed_at)"
 _CITY_COLUMNS = f"(day, city_id, stations, {', '.join(DAILY_TOTAL_FIGURES)}, computed_at)"
-# A station gets a row when anything counted happened there: drop-offs, spending or reuse.
-_STATION_ROWS = """
-SELECT %(day)s, s.id, s.city_id,
-       COALESCE(d.cartons, 0), COALESCE(d.dropoffs, 0), COALESCE(d.members, 0), COALESCE(d.points_issued, 0),
-       COALESCE(sp.points_redeemed, 0), COALESCE(sp.points_donated, 0), COALESCE(r.cartons_reused, 0),
-       (COALESCE(d.co2e_mg, 0) + 500) / 1000 / 1000.0, %(now)s
-FROM (
-    SELECT station_id FROM dropoffs WHERE station_id IS NOT NULL
-    UNION SELECT station_id FROM spending
-    UNION SELECT station_id FROM reuse
-) a
-JOIN stations_station s ON s.id = a.station_id
-LEFT JOIN dropoffs d ON d.station_id = a.station_id
-LEFT JOIN spending sp ON sp.station_id = a.station_id
-LEFT JOIN reuse r ON r.station_id = a.station_id
-"""
 
 
 def _upsert(table: str, key: str, figures: list[str]) -> str:
@@ -126,13 +116,13 @@ def _upsert(table: str, key: str, figures: list[str]) -> str:
     )
 
 
-# PostgreSQL: the whole day in one statement and one scan of its drop-offs. The grouping set
+# The whole day in one statement and one scan of its drop-offs. The grouping set
 # (city) carries the city's distinct members and exact CO2e (station_id NULL); the city rows
 # sum the station rows computed beside them for everything else. Rows are upserted and only
 # rewritten when a figure changed, and rows of stations or cities with nothing left to count
 # are deleted: a void's recompute of a peak day rewrites one station and its city, not
 # 130,000 rows (and their WAL and dead tuples).
-_POSTGRES_DAY_SQL = f"""
+_DAY_SQL = f"""
 WITH dropoffs AS MATERIALIZED (
     SELECT s.city_id, d.station_id,
            SUM(d.cartons) AS cartons, COUNT(*) AS dropoffs, COUNT(DISTINCT d.member_id) AS members,
@@ -143,7 +133,7 @@ WITH dropoffs AS MATERIALIZED (
     WHERE {_DAY_DROPOFFS}
     GROUP BY GROUPING SETS ((s.city_id, d.station_id), (s.city_id))
 ),
-spending AS ({_SPENDING}),
+spending AS ({{spending}}),  -- filled in at run time: _spending_sql()
 reuse AS ({_REUSE}),
 -- One row per station from a UNION ALL of the three sources: left joins of aggregates whose
 -- sizes the planner cannot know would make it estimate billions of rows and pick quadratic plans.
@@ -202,42 +192,6 @@ SELECT (SELECT COUNT(*) FROM station_rows), (SELECT COUNT(*) FROM city_rows),
        (SELECT COUNT(*) FROM cities_written), (SELECT COUNT(*) FROM cities_removed)
 """
 
-# Other databases: the station rows, then the city rows from them and from the drop-offs.
-_STATION_TOTALS_SQL = f"""
-WITH dropoffs AS (
-    SELECT d.station_id,
-           SUM(d.cartons) AS cartons, COUNT(*) AS dropoffs, COUNT(DISTINCT d.member_id) AS members,
-           SUM(d.points) AS points_issued, CAST(SUM(d.cartons * f.co2e_mg) AS BIGINT) AS co2e_mg
-    FROM recycling_dropoff d
-    JOIN ({_FACTORS}) f ON f.id = d.emission_factor_id
-    WHERE {_DAY_DROPOFFS}
-    GROUP BY d.station_id
-),
-spending AS ({_SPENDING}),
-reuse AS ({_REUSE})
-INSERT INTO recycling_dailystationtotal {_STATION_COLUMNS}
-{_STATION_ROWS}
-"""
-_CITY_TOTALS_SQL = f"""
-INSERT INTO recycling_dailycitytotal {_CITY_COLUMNS}
-SELECT st.day, st.city_id,
-       SUM(CASE WHEN st.dropoffs > 0 THEN 1 ELSE 0 END),
-       SUM(st.cartons), SUM(st.dropoffs), COALESCE(MAX(cm.members), 0), SUM(st.points_issued),
-       SUM(st.points_redeemed), SUM(st.points_donated), SUM(st.cartons_reused),
-       (COALESCE(MAX(cm.co2e_mg), 0) + 500) / 1000 / 1000.0, %(now)s
-FROM recycling_dailystationtotal st
-LEFT JOIN (
-    SELECT s.city_id, COUNT(DISTINCT d.member_id) AS members, CAST(SUM(d.cartons * f.co2e_mg) AS BIGINT) AS co2e_mg
-    FROM recycling_dropoff d
-    JOIN stations_station s ON s.id = d.station_id
-    JOIN ({_FACTORS}) f ON f.id = d.emission_factor_id
-    WHERE {_DAY_DROPOFFS}
-    GROUP BY s.city_id
-) cm ON cm.city_id = st.city_id
-WHERE st.day = %(day)s
-GROUP BY st.day, st.city_id
-"""
-
 
 @dataclass(frozen=True)
 class DayTotals:
@@ -249,7 +203,7 @@ class DayTotals:
 def aggregate_day(*, day: date) -> DayTotals:
     """Recompute and overwrite the day's station and city totals in one transaction."""
     start, end = day_bounds(day)
-    ops = connection.ops  # adapts values for raw SQL as the ORM would (SQLite stores naive UTC text)
+    ops = connection.ops  # adapts values for raw SQL as the ORM would
     params = {
         "day": ops.adapt_datefield_value(day),
         "start": ops.adapt_datetimefield_value(start),
@@ -259,22 +213,14 @@ def aggregate_day(*, day: date) -> DayTotals:
         "reused": CartonMovement.Kind.REUSED,
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # One run per day at a time: a second run waits, then overwrites with its own fresh rows.
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ADVISORY_LOCK_CLASS, day.toordinal()])
-            # The plan is a few sorts and hash tables over one day; compiling it (JIT) costs more
-            # than it saves, and the default 4 MB of sort memory would spill the peak day to disk.
-            cursor.execute("SET LOCAL jit = off")
-            cursor.execute("SET LOCAL work_mem = '64MB'")
-            cursor.execute(_POSTGRES_DAY_SQL, params)
-            stations, cities, *_changes = cursor.fetchone()
-        else:
-            DailyCityTotal.objects.filter(day=day).delete()
-            DailyStationTotal.objects.filter(day=day).delete()
-            cursor.execute(_STATION_TOTALS_SQL, params)
-            cursor.execute(_CITY_TOTALS_SQL, params)
-            stations = DailyStationTotal.objects.filter(day=day).count()
-            cities = DailyCityTotal.objects.filter(day=day).count()
+        # One run per day at a time: a second run waits, then overwrites with its own fresh rows.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_ADVISORY_LOCK_CLASS, day.toordinal()])
+        # The plan is a few sorts and hash tables over one day; compiling it (JIT) costs more
+        # than it saves, and the default 4 MB of sort memory would spill the peak day to disk.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute(_DAY_SQL.replace("{spending}", _spending_sql()), params)
+        stations, cities, *_changes = cursor.fetchone()
     return DayTotals(day=day, stations=stations, cities=cities)
 
 
@@ -295,7 +241,7 @@ FROM recycling_dailystationtotal t
 WHERE t.day BETWEEN %(start)s AND %(end)s
 GROUP BY t.station_id
 """
-_POSTGRES_CAMPAIGN_SQL = f"""
+_CAMPAIGN_SQL = f"""
 WITH station_rows AS MATERIALIZED ({_CAMPAIGN_ROWS}),
 written AS (
     INSERT INTO recycling_campaignstationtotal {_CAMPAIGN_COLUMNS}
@@ -331,16 +277,11 @@ def aggregate_campaign(*, campaign: RecyclingCampaign) -> CampaignTotals:
         "now": ops.adapt_datetimefield_value(timezone.now()),
     }
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CAMPAIGN_LOCK_CLASS, campaign.pk])
-            cursor.execute("SET LOCAL jit = off")  # as for a day: compiling costs more than it saves
-            cursor.execute("SET LOCAL work_mem = '64MB'")  # the GROUP BY's hash table stays in memory
-            cursor.execute(_POSTGRES_CAMPAIGN_SQL, params)
-            stations, _removed = cursor.fetchone()
-        else:
-            CampaignStationTotal.objects.filter(campaign=campaign).delete()
-            cursor.execute(f"INSERT INTO recycling_campaignstationtotal {_CAMPAIGN_COLUMNS} {_CAMPAIGN_ROWS}", params)
-            stations = cursor.rowcount
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_CAMPAIGN_LOCK_CLASS, campaign.pk])
+        cursor.execute("SET LOCAL jit = off")  # as for a day: compiling costs more than it saves
+        cursor.execute("SET LOCAL work_mem = '64MB'")  # the GROUP BY's hash table stays in memory
+        cursor.execute(_CAMPAIGN_SQL, params)
+        stations, _removed = cursor.fetchone()
     return CampaignTotals(campaign_id=campaign.pk, stations=stations)
 
 

@@ -10,6 +10,8 @@ class RewardsConfig(AppConfig):
     def ready(self):
         from .audit import register_checks
         from .reference_data import ensure_reference_data
+        from .totals import register_spending
 
         register_checks()  # the ledger audit learns about redemptions, donations and stock from here
+        register_spending()  # the daily totals count points spent at each station from here
         post_migrate.connect(ensure_reference_data, sender=self)

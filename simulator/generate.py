@@ -174,11 +174,10 @@ def simulate(*, year: int, scale: float, seed: int, reset: bool = False, progres
     years_to_simulate(year)  # validates the year before anything is written
     rows: dict[str, int] = {}
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                # Check each bulk statement's foreign keys when it ends, rather than queueing
-                # millions of deferred checks until the commit.
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        with connection.cursor() as cursor:
+            # Check each bulk statement's foreign keys when it ends, rather than queueing
+            # millions of deferred checks until the commit.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         if reset:
             reset_simulation()
         years = years_to_simulate(year)
@@ -213,17 +212,13 @@ def simulate(*, year: int, scale: float, seed: int, reset: bool = False, progres
 def reset_simulation() -> None:
     """Empty what a simulation writes, so that it can run again: the whole ledger and the
     activity tables (transfers are append-only: they can only be emptied all at once, with
-    TRUNCATE on PostgreSQL), simulated members and their logins, the simulator's stock rows, and
+    TRUNCATE), simulated members and their logins, the simulator's stock rows, and
     every balance (no transfers left, so all are 0). Cities, stations, staff, the catalog,
     earning rules and RecyclingCampaign rows stay, and the next run reuses them."""
     member_users = f"SELECT id FROM auth_user WHERE username LIKE '{SIMULATED_MEMBER_PREFIX}%%'"
     members = f"SELECT id FROM recycling_member WHERE user_id IN ({member_users})"
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(f"TRUNCATE {', '.join(ACTIVITY_TABLES)} RESTART IDENTITY")
-        else:
-            for table in ACTIVITY_TABLES:
-                cursor.execute(f"DELETE FROM {table}")
+        cursor.execute(f"TRUNCATE {', '.join(ACTIVITY_TABLES)} RESTART IDENTITY")
         # Plain SQL: the ORM's delete() would load a million members to collect related rows.
         cursor.execute(
             f"WITH gone AS (DELETE FROM recycling_member WHERE id IN ({members}) RETURNING account_id)"
@@ -468,7 +463,7 @@ ACCOUNT_COLUMNS = ["id", "kind", "name", "balance", "balance_must_not_go_negativ
 
 
 def _utc_text(moment: datetime) -> str:
-    """A datetime as naive UTC text: how SQLite stores it, and what PostgreSQL reads in UTC."""
+    """A datetime as naive UTC text, which PostgreSQL reads in UTC (the session time zone is UTC)."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -649,7 +644,7 @@ class CampaignRun:
         stations = len(index)
         self.inventory = [0] * stations
         self.inventory_before: dict[int, tuple[int, int]] = {}  # station index -> (row id, on hand)
-        # Whole tables rather than IN (130,000 ids), which SQLite's parameter limit refuses.
+        # Whole tables rather than IN (130,000 ids): one scan beats a huge parameter list.
         for pk, station_id, on_hand in CartonInventory.objects.values_list("pk", "station_id", "on_hand"):
             if station_id not in index:
                 continue

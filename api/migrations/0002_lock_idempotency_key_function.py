@@ -40,13 +40,11 @@ POSTGRES_BACKWARD = "DROP FUNCTION IF EXISTS api_lock_idempotency_key(bigint, te
 
 
 def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_FORWARD, params=None)  # no placeholders: '%' in the SQL is literal
+    schema_editor.execute(POSTGRES_FORWARD, params=None)  # no placeholders: '%' in the SQL is literal
 
 
 def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_BACKWARD, params=None)
+    schema_editor.execute(POSTGRES_BACKWARD, params=None)
 
 
 class Migration(migrations.Migration):

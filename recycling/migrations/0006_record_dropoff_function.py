@@ -200,13 +200,11 @@ DROP FUNCTION IF EXISTS recycling_record_dropoff(
 
 
 def forward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_FORWARD, params=None)  # no placeholders: '%' in the SQL is literal
+    schema_editor.execute(POSTGRES_FORWARD, params=None)  # no placeholders: '%' in the SQL is literal
 
 
 def backward(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(POSTGRES_BACKWARD, params=None)
+    schema_editor.execute(POSTGRES_BACKWARD, params=None)
 
 
 class Migration(migrations.Migration):
