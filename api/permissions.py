@@ -21,8 +21,7 @@ from .reference_data import OPS_GROUP
 
 
 def member_of(user: AbstractBaseUser) -> Member | None:
-    """The user's Member, or None (one query, then cached on the user; none after token
-    authentication, which loads it with the user)."""
+    """The user's Member, or None (one query, then cached on the user by Django's descriptor)."""
     if not user.is_authenticated:
         return None
     try:
@@ -32,17 +31,10 @@ def member_of(user: AbstractBaseUser) -> Member | None:
 
 
 def is_station_staff(user: AbstractBaseUser) -> bool:
-    """Whether the user works at any station (or is a superuser); asked once per request object:
-    api.authentication reads it with the token, otherwise one query, remembered on the user."""
+    """Whether the user works at any station (or is a superuser): one EXISTS query each time asked."""
     if not user.is_authenticated:
         return False
-    if not hasattr(user, "_api_is_station_staff"):
-        remember_station_staff(user, StationStaff.objects.filter(user=user).exists())
-    return user._api_is_station_staff
-
-
-def remember_station_staff(user: AbstractBaseUser, has_station_staff_row: bool) -> None:
-    user._api_is_station_staff = user.is_superuser or has_station_staff_row
+    return user.is_superuser or StationStaff.objects.filter(user=user).exists()
 
 
 def is_ops(user: AbstractBaseUser) -> bool:

@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from recycling.models import DropOff
 from stations.selectors import stations_for_user
 
-from .permissions import is_station_staff, member_of
+from .permissions import member_of
 
 
 def dropoffs_visible_to(*, user: AbstractBaseUser) -> QuerySet[DropOff]:
@@ -15,9 +15,7 @@ def dropoffs_visible_to(*, user: AbstractBaseUser) -> QuerySet[DropOff]:
     dropoffs = DropOff.objects.select_related("station", "member").order_by("-occurred_at", "-pk")
     if user.is_superuser:
         return dropoffs
-    visible = Q(pk__in=[])
-    if is_station_staff(user):
-        visible |= Q(station__in=stations_for_user(user=user))
+    visible = Q(station__in=stations_for_user(user=user))  # none for a user who is not station staff
     member = member_of(user)
     if member is not None:
         visible |= Q(member=member)

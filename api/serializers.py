@@ -4,9 +4,7 @@ ever points, a balance or an owner: the owner is the authenticated user (or thei
 """
 
 from collections.abc import Mapping
-from datetime import datetime
 
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -198,31 +196,6 @@ class DropOffSerializer(serializers.Serializer):
     void_reason = serializers.CharField()
     voided_at = serializers.DateTimeField(allow_null=True)
 
-    def to_representation(self, dropoff) -> dict:
-        """What the fields above give, read straight from the drop-off: DRF would first copy every
-        declared field for each serializer, a tenth of the CPU of a drop-off POST, and this runs
-        for every drop-off the API records or lists. tests/api/test_serializers.py checks that it
-        gives exactly what DRF gives from the fields."""
-        return {
-            "id": dropoff.id,
-            "station": dropoff.station_id,
-            "station_code": dropoff.station.code,
-            "member": dropoff.member.masked_mobile,
-            "cartons": dropoff.cartons,
-            "earning_cartons": dropoff.earning_cartons,
-            "points": dropoff.points,
-            "status": dropoff.status,
-            "occurred_at": local_iso(dropoff.occurred_at),
-            "recorded_at": local_iso(dropoff.recorded_at),
-            "void_reason": dropoff.void_reason,
-            "voided_at": local_iso(dropoff.voided_at) if dropoff.voided_at is not None else None,
-        }
-
-
-def local_iso(moment: datetime) -> str:
-    """A time as DRF's DateTimeField writes it: ISO 8601 in the current time zone (Shanghai)."""
-    return timezone.localtime(moment).isoformat()
-
 
 class BatchItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
@@ -240,13 +213,19 @@ class BatchResultSerializer(serializers.Serializer):
 
 
 class MeSerializer(serializers.Serializer):
-    mobile = serializers.CharField()
-    member_code = serializers.CharField(source="code")
-    joined_at = serializers.DateTimeField()
-    home_station = serializers.IntegerField(source="home_station_id", allow_null=True)
-    balance = serializers.IntegerField(help_text=_("Points."))
-    cartons = serializers.IntegerField(help_text=_("Cartons recycled (voided drop-offs excluded)."))
-    kg_co2e = serializers.DecimalField(max_digits=16, decimal_places=3, help_text=_("kg CO2e avoided."))
+    """A member with their figures: {"member": Member, "figures": recycling.selectors.MemberFigures}."""
+
+    mobile = serializers.CharField(source="member.mobile")
+    member_code = serializers.CharField(source="member.code")
+    joined_at = serializers.DateTimeField(source="member.joined_at")
+    home_station = serializers.IntegerField(source="member.home_station_id", allow_null=True)
+    balance = serializers.IntegerField(source="figures.balance", help_text=_("Points."))
+    cartons = serializers.IntegerField(
+        source="figures.cartons", help_text=_("Cartons recycled (voided drop-offs excluded).")
+    )
+    kg_co2e = serializers.DecimalField(
+        source="figures.kg_co2e", max_digits=16, decimal_places=3, help_text=_("kg CO2e avoided.")
+    )
 
 
 class LedgerLineSerializer(serializers.Serializer):

@@ -13,11 +13,11 @@ from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from recycling.errors import DomainError, NotStationStaff
@@ -39,12 +39,11 @@ from stations.models import Station
 from stations.selectors import StaffAtStation, staff_at_station, station_list
 
 from . import serializers as s
-from .authentication import TokenAuthentication
 from .errors import error_body
 from .idempotency_keys import KEY_PATTERN, required_key, written
 from .permissions import IsMember, IsOps, IsStaffOrMember, IsStationStaff, member_of
 from .selectors import dropoff_list, dropoffs_visible_to
-from .throttling import StationThrottle, UserThrottle, check_throttles, station_id_in_body
+from .throttling import StationRateThrottle, station_id_in_body
 
 logger = logging.getLogger(__name__)
 
@@ -60,9 +59,6 @@ class ApiView(GenericAPIView):
     """
 
     permissions: dict[str, list] = {}
-    # Token first (an unauthenticated request gets 401 with "WWW-Authenticate: Token"), as in
-    # settings, but the token query also reads what the permissions need (api.authentication).
-    authentication_classes = [TokenAuthentication, SessionAuthentication]
 
     @property
     def allowed_methods(self) -> list[str]:
@@ -73,12 +69,6 @@ class ApiView(GenericAPIView):
         if request.method not in self.allowed_methods:
             raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
-
-    def check_throttles(self, request):
-        """All of the view's throttles in one cache round trip (api.throttling)."""
-        wait = check_throttles(request, self, self.get_throttles())
-        if wait is not None:
-            self.throttled(request, wait)
 
     def get_permissions(self):
         method = "GET" if self.request.method == "HEAD" else self.request.method
@@ -169,19 +159,7 @@ class MeView(ApiView):
     def get(self, request):
         """The signed-in member: full mobile number, member code, points, cartons and kg CO2e avoided."""
         member = member_of(request.user)
-        figures = member_figures(member=member)
-        data = s.MeSerializer(
-            {
-                "mobile": member.mobile,
-                "code": member.code,
-                "joined_at": member.joined_at,
-                "home_station_id": member.home_station_id,
-                "balance": figures.balance,
-                "cartons": figures.cartons,
-                "kg_co2e": figures.kg_co2e,
-            }
-        ).data
-        return Response(data)
+        return Response(s.MeSerializer({"member": member, "figures": member_figures(member=member)}).data)
 
 
 class MyLedgerView(ApiView):
@@ -203,7 +181,7 @@ class MyLedgerView(ApiView):
 
 class DropOffListCreateView(ApiView):
     permissions = {"GET": [IsStaffOrMember], "POST": [IsStationStaff]}
-    throttle_classes = [UserThrottle, StationThrottle]
+    throttle_classes = [UserRateThrottle, StationRateThrottle]
 
     def throttle_station_id(self, request) -> int | None:
         return station_id_in_body(request)
@@ -258,7 +236,7 @@ class DropOffVoidView(ApiView):
 
 class DropOffBatchView(ApiView):
     permissions = {"POST": [IsStationStaff]}
-    throttle_classes = [UserThrottle, StationThrottle]
+    throttle_classes = [UserRateThrottle, StationRateThrottle]
 
     def throttle_station_id(self, request) -> int | None:
         return station_id_in_body(request)
@@ -282,7 +260,7 @@ class DropOffBatchView(ApiView):
         counts = {
             outcome: sum(1 for r in results if r["result"] == outcome) for outcome in ("created", "replayed", "refused")
         }
-        return Response({**counts, "results": results})
+        return Response(s.BatchResultSerializer({**counts, "results": results}).data)
 
     def _record(self, request, at: StaffAtStation, index: int, item: dict) -> dict:
         key = item.get("idempotency_key")
@@ -313,7 +291,7 @@ class DropOffBatchView(ApiView):
             error = error_body(code="retry", message=_("This drop-off could not be recorded now; send it again."))
             return {**result, "result": "refused", **error}
         outcome = "replayed" if recorded.replayed else "created"
-        return {**result, "result": outcome, "dropoff": s.DropOffSerializer(recorded.dropoff).data}
+        return {**result, "result": outcome, "dropoff": recorded.dropoff}
 
 
 # --- Rewards, redemptions and donations --------------------------------------------------------
@@ -376,7 +354,7 @@ class RedemptionCancelView(ApiView):
 
 class RedemptionCollectView(ApiView):
     permissions = {"POST": [IsStationStaff]}
-    throttle_classes = [UserThrottle, StationThrottle]
+    throttle_classes = [UserRateThrottle, StationRateThrottle]
 
     def throttle_station_id(self, request) -> int | None:
         return station_id_in_body(request)

@@ -314,7 +314,8 @@ def big_read():
     """A transaction whose sorts stay in memory and whose plans are not JIT-compiled: compiling
     costs PostgreSQL ~50 ms on these one-off aggregates, more than it saves (as in recycling.totals)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off; SET LOCAL work_mem = '32MB'")
+        cursor.execute("SET LOCAL jit = off")  # one command per execute(): psycopg may prepare it
+        cursor.execute("SET LOCAL work_mem = '32MB'")
         yield cursor
 
 

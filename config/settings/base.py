@@ -98,6 +98,13 @@ if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
 else:
     DATABASES = {"default": env.db_url_config(embedded_postgres.start_on_demand())}
+# psycopg binds parameters on the server and prepares a statement once it has run 5 times on a
+# connection (psycopg's default threshold; Django turns preparing off unless told): later runs
+# skip PostgreSQL's parse and plan. It pays with persistent connections (CONN_MAX_AGE, as in
+# production and bench/bench_api.py). A prepared statement holds one command: run each SQL
+# command in an execute() of its own (migrations, run once, may hold several). Behind PgBouncer
+# in transaction mode, prepared statements need PgBouncer 1.21+ (max_prepared_statements).
+DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
@@ -200,6 +207,8 @@ GREENBOX_RESERVATION_EXPIRY_DAYS = 3
 
 # Django's cache: Redis when REDIS_URL is set (shared by every web worker, so the API's
 # throttles count across processes), else local memory (per process: fine for development).
+# config.redis_cache is Django's RedisCache keeping one client per connection pool (a new
+# client per call cost 0.4 ms of a drop-off POST's CPU: see that module).
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "config.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
 else:
@@ -220,7 +229,12 @@ REST_FRAMEWORK = {
     "DEFAULT_METADATA_CLASS": None,  # OPTIONS answers 405: the schema documents the API
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.UserThrottle"],
+    # Per user, or per client address when anonymous; the station's writes also per station
+    # (api.throttling.StationRateThrottle, on the views that name a station).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="30/min"),
         "user": env.str("API_THROTTLE_USER", default="600/min"),

@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from api.reference_data import OPS_GROUP
 from recycling.services import record_dropoff
@@ -53,6 +54,20 @@ class KeyedClient(APIClient):
         if self.sends_keys and not given:
             extra["HTTP_IDEMPOTENCY_KEY"] = f"test-{uuid.uuid4().hex}"
         return super().post(path, data, format, content_type, follow, **extra)
+
+
+@pytest.fixture
+def throttle_rates(monkeypatch):
+    """throttle_rates(user="2/min"): set throttle rates for this test (None lifts one).
+
+    DRF's throttles read the rates once, when rest_framework.throttling is imported
+    (SimpleRateThrottle.THROTTLE_RATES), so overriding the REST_FRAMEWORK setting does not reach
+    them; this replaces that dict for the test."""
+
+    def set_rates(**rates: str | None) -> None:
+        monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {**SimpleRateThrottle.THROTTLE_RATES, **rates})
+
+    return set_rates
 
 
 def token_client(user) -> APIClient:

@@ -1,8 +1,6 @@
 """One JSON error shape for every kind of refusal, translated into the request's language."""
 
 import pytest
-from django.test import override_settings
-from rest_framework.settings import api_settings
 
 DROPOFFS = "/api/v1/dropoffs/"
 
@@ -85,32 +83,30 @@ def test_unprocessable(world, client_for):
     assert_error(client_for("staff_a").post(DROPOFFS, body, format="json"), 422, "unknown_member")
 
 
-def test_throttled_per_user(world, client_for):
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "user": "2/min"}
-    with override_settings(REST_FRAMEWORK={**_rest_framework(), "DEFAULT_THROTTLE_RATES": rates}):
-        member = client_for("member_x")
-        assert member.get("/api/v1/me/").status_code == 200
-        assert member.get("/api/v1/me/").status_code == 200
-        response = member.get("/api/v1/me/")
-        assert_error(response, 429, "throttled")
-        assert int(response["Retry-After"]) > 0
-        assert client_for("member_y").get("/api/v1/me/").status_code == 200  # another user's count
+def test_throttled_per_user(world, client_for, throttle_rates):
+    throttle_rates(user="2/min")
+    member = client_for("member_x")
+    assert member.get("/api/v1/me/").status_code == 200
+    assert member.get("/api/v1/me/").status_code == 200
+    response = member.get("/api/v1/me/")
+    assert_error(response, 429, "throttled")
+    assert int(response["Retry-After"]) > 0
+    assert client_for("member_y").get("/api/v1/me/").status_code == 200  # another user's count
 
 
-def test_throttled_per_station_whoever_posts(world, client_for):
+def test_throttled_per_station_whoever_posts(world, client_for, throttle_rates):
     from tests.factories import StationStaffFactory
 
     from .conftest import token_client
 
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "station": "2/min"}
+    throttle_rates(station="2/min")
     colleague = token_client(StationStaffFactory(station=world.station_a).user)
     body = {"station": world.station_a.pk, "member_code": world.member_x.code, "cartons": 1}
-    with override_settings(REST_FRAMEWORK={**_rest_framework(), "DEFAULT_THROTTLE_RATES": rates}):
-        assert client_for("staff_a").post(DROPOFFS, body, format="json").status_code == 201
-        assert colleague.post(DROPOFFS, body, format="json").status_code == 201
-        assert_error(colleague.post(DROPOFFS, body, format="json"), 429, "throttled")
-        other_station = {"station": world.station_b.pk, "member_code": world.member_y.code, "cartons": 1}
-        assert client_for("staff_b").post(DROPOFFS, other_station, format="json").status_code == 201
+    assert client_for("staff_a").post(DROPOFFS, body, format="json").status_code == 201
+    assert colleague.post(DROPOFFS, body, format="json").status_code == 201
+    assert_error(colleague.post(DROPOFFS, body, format="json"), 429, "throttled")
+    other_station = {"station": world.station_b.pk, "member_code": world.member_y.code, "cartons": 1}
+    assert client_for("staff_b").post(DROPOFFS, other_station, format="json").status_code == 201
 
 
 def test_messages_follow_the_request_language(world, client_for):
@@ -120,9 +116,3 @@ def test_messages_follow_the_request_language(world, client_for):
     assert english["code"] == chinese["code"] == "not_found"
     assert english["message"] == "Not found."
     assert chinese["message"] != english["message"]
-
-
-def _rest_framework() -> dict:
-    from django.conf import settings
-
-    return settings.REST_FRAMEWORK

@@ -4,8 +4,10 @@ from datetime import date
 
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from ledger.models import Account
+from recycling.models import DropOff
 from rewards.models import Redemption
 from tests.factories import DailyCityTotalFactory, StationFactory
 
@@ -54,6 +56,29 @@ def test_drop_off_lists_are_filtered_by_party(world, client_for):
     assert len(b_ids) == len(y_ids) == 1
     drop = results(client_for("staff_a").get("/api/v1/dropoffs/?status=accepted"))[0]
     assert drop["member"].count("*") == 4  # staff see the member's mobile masked
+
+
+def test_a_recorded_drop_off_answers_with_its_fields_and_times_in_shanghai(world, client_for):
+    body = {"station": world.station_a.pk, "member_code": world.member_y.code, "cartons": 2}
+    created = client_for("staff_a").post("/api/v1/dropoffs/", body, format="json")
+    assert created.status_code == 201, created.content
+    answer = created.json()
+    dropoff = DropOff.objects.get(pk=answer["id"])
+    assert answer == {
+        "id": dropoff.pk,
+        "station": world.station_a.pk,
+        "station_code": "HZ-00001",
+        "member": world.member_y.masked_mobile,
+        "cartons": 2,
+        "earning_cartons": 2,
+        "points": 20,
+        "status": "accepted",
+        "occurred_at": timezone.localtime(dropoff.occurred_at).isoformat(),
+        "recorded_at": timezone.localtime(dropoff.recorded_at).isoformat(),
+        "void_reason": "",
+        "voided_at": None,
+    }
+    assert answer["occurred_at"].endswith("+08:00")
 
 
 def test_void_reverses_the_points(world, client_for):
@@ -122,7 +147,8 @@ def test_totals_filter_by_day_range_and_city(world, client_for):
 # no test transaction around the request), besides one BEGIN and one COMMIT (left out of the
 # count). A new query on this path fails the test: add it here only with a reason.
 DROPOFF_POST_STATEMENTS = [
-    "token, its user, their member and whether they are station staff",  # api.authentication
+    "the token and its user",  # DRF's TokenAuthentication
+    "whether the user is station staff (EXISTS)",  # api.permissions.IsStationStaff
     "the station, its city and whether the user works there",  # stations.selectors.staff_at_station
     # BEGIN (idempotency.services.run_idempotent: the key's durable transaction)
     "the key's advisory lock",
@@ -140,8 +166,9 @@ DROPOFF_POST_STATEMENTS = [
     "RELEASE SAVEPOINT",
     "INSERT the key's outcome",  # then COMMIT
 ]
-# Per batch item: the same from the key's lock to its outcome (each item its own transaction).
-BATCH_ITEM_STATEMENTS = len(DROPOFF_POST_STATEMENTS) - 2
+# Per batch item: the same from the key's lock to its outcome (each item its own transaction); the
+# token, the staff check and the station are once per batch.
+BATCH_ITEM_STATEMENTS = len(DROPOFF_POST_STATEMENTS) - 3
 
 
 def statements(queries: CaptureQueriesContext) -> list[str]:
@@ -175,7 +202,7 @@ def test_a_batch_takes_a_fixed_number_of_queries_per_item(world, client_for, tra
 
     one, five = batch_queries(1, "one"), batch_queries(5, "five")
     assert five - one == 4 * BATCH_ITEM_STATEMENTS
-    assert one == 2 + BATCH_ITEM_STATEMENTS  # token, station; then the item
+    assert one == 3 + BATCH_ITEM_STATEMENTS  # token, staff check, station; then the item
 
 
 def test_the_schema_and_swagger_ui_are_served_without_a_cdn(world, client):
