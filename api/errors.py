@@ -57,14 +57,12 @@ def domain_error_status(error: DomainError) -> int:
     return DOMAIN_ERROR_STATUS.get(error.code, status.HTTP_422_UNPROCESSABLE_ENTITY)
 
 
-def domain_error_response(error: DomainError) -> Response:
-    return Response(error_body(code=error.code, message=error.message), status=domain_error_status(error))
-
-
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """REST_FRAMEWORK["EXCEPTION_HANDLER"]: render every known refusal in the one shape."""
     if isinstance(exc, DomainError):
-        return domain_error_response(exc)
+        from .idempotency_keys import refusal_response  # which imports this module
+
+        return refusal_response(exc)  # the idempotency mechanism's statuses, a replay marked
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -98,17 +96,3 @@ class IdempotencyKeyInvalid(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_idempotency_key"
     default_detail = gettext_lazy("The Idempotency-Key header must be 1 to 64 printable ASCII characters.")
-
-
-class IdempotencyKeyMismatch(exceptions.APIException):
-    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_code = "idempotency_key_mismatch"
-    default_detail = gettext_lazy("This Idempotency-Key was already used with a different request.")
-
-
-class IdempotencyRequestInProgress(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "idempotency_request_in_progress"
-    default_detail = gettext_lazy(
-        "A request with this Idempotency-Key is still being processed; retry once it has finished."
-    )

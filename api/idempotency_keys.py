@@ -19,7 +19,7 @@ so nobody can read a replay, or use up a key, in a scope not theirs.
     POST dropoffs/                 record_dropoff           the station  dropoff    member_code, cartons, occurred_at
     POST dropoffs/batch/           record_dropoff per item  the station  dropoff    the same, under each item's key
     POST dropoffs/<pk>/void/       void_dropoff             its station  void       dropoff id, reason
-    POST redemptions/collect/      collect_redemption       the station  collect    pickup_code
+    POST redemptions/collect/      collect_by_pickup_code   the station  collect    pickup_code
     admin desk: carton movements   record_carton_movement   the station  movement   kind, cartons, occurred_at
     POST redemptions/              reserve_reward           the member   reserve    reward, station, quantity
     POST redemptions/<pk>/cancel/  cancel_redemption        the member   cancel     redemption id

@@ -28,4 +28,5 @@ def ensure_reference_data(**kwargs) -> None:
     from recycling.reference_data import ensure_periodic_task
 
     ensure_ops_group()
-    ensure_periodic_task(name="Purge expired idempotency keys", task="api.purge_idempotency_records", daily_at_hour=3)
+    # The idempotency app's task (idempotency/tasks.py): that app sits below recycling's scheduler.
+    ensure_periodic_task(name="Purge expired idempotency keys", task="idempotency.purge_expired_keys", daily_at_hour=3)

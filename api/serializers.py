@@ -19,7 +19,7 @@ from recycling.models import (
 from recycling.services import MAX_VOID_REASON_LENGTH
 from rewards.models import MAX_NOTEBOOKS, MAX_QUANTITY, MIN_NOTEBOOKS, MIN_QUANTITY
 
-from .models import MAX_IDEMPOTENCY_KEY_LENGTH
+from .idempotency_keys import MAX_HEADER_KEY_LENGTH
 
 MAX_ID = 2**63 - 1  # the primary keys are 64-bit
 MAX_BATCH_ITEMS = 500
@@ -79,7 +79,7 @@ class DropOffBatchItemSerializer(DropOffCreateSerializer):
     station = None  # the batch names its station once
     idempotency_key = StrictRegexField(
         r"^[\x21-\x7e]+$",
-        max_length=MAX_IDEMPOTENCY_KEY_LENGTH,
+        max_length=MAX_HEADER_KEY_LENGTH,
         help_text=_("This drop-off's own key: sending it again (in any batch) never records it twice."),
     )
 

@@ -1,7 +1,8 @@
 """The REST API v1 views: thin. Each validates the request's shape with a serializer, finds the
 objects the user may reach (another party's object is a 404), calls one service or selector,
-and serializes the result. Refusals are exceptions rendered by api.errors; writes go through
-api.idempotency.idempotent().
+and serializes the result. Refusals are exceptions rendered by api.errors. Every POST that
+writes requires an Idempotency-Key and hands it to its service, which claims it
+(api/idempotency_keys.py); a replayed result is rendered like the first one.
 """
 
 import logging
@@ -19,10 +20,9 @@ from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
-from recycling.errors import DomainError, NotStationStaff, UnknownStation
+from recycling.errors import DomainError, NotStationStaff
 from recycling.selectors import city_totals, member_figures, station_totals
 from recycling.services import record_dropoff, void_dropoff
-from rewards.errors import NoSuchReservation
 from rewards.models import DonationCampaign, Redemption, Reward
 from rewards.selectors import (
     active_rewards,
@@ -33,15 +33,14 @@ from rewards.selectors import (
     member_redemptions,
     member_transfers,
     station_stock,
-    waiting_reservation_by_code,
 )
-from rewards.services import cancel_redemption, collect_redemption, donate, reserve_reward
+from rewards.services import cancel_redemption, collect_by_pickup_code, donate, reserve_reward
 from stations.models import Station
-from stations.selectors import station_for_staff, station_list, works_at
+from stations.selectors import StaffAtStation, staff_at_station, station_list
 
 from . import serializers as s
 from .errors import error_body
-from .idempotency import idempotent, is_valid_key, service_key
+from .idempotency_keys import KEY_PATTERN, required_key, written
 from .permissions import IsMember, IsOps, IsStaffOrMember, IsStationStaff, member_of
 from .selectors import dropoff_list, dropoffs_visible_to
 from .throttling import StationRateThrottle, station_id_in_body
@@ -102,13 +101,13 @@ def existing(queryset, pk: int, field: str):
     return found
 
 
-def existing_station_for_staff(request, pk: int) -> Station:
-    """The station a staff request names, with its city, or a 400; whether the user works there
-    is read in the same query and remembered for works_at() (stations.selectors)."""
-    station = station_for_staff(user=request.user, station_id=pk)
-    if station is None:
+def existing_station_for_staff(request, pk: int) -> StaffAtStation:
+    """The station a staff request names, with its city, and whether the user works there (one
+    query), or a 400. The view hands both to the service, which refuses a user who does not."""
+    at = staff_at_station(user=request.user, station_id=pk)
+    if at is None:
         raise _no_such("station")
-    return station
+    return at
 
 
 def _no_such(field: str) -> ValidationError:
@@ -195,24 +194,22 @@ class DropOffListCreateView(ApiView):
         return self.paginated(dropoffs, s.DropOffSerializer)
 
     @extend_schema(request=s.DropOffCreateSerializer, responses={201: s.DropOffSerializer})
-    @idempotent()
     def post(self, request):
         """Record the cartons a member left at your station; the points are credited at once."""
+        key = required_key(request)
         data = validated(s.DropOffCreateSerializer, request.data)
-        try:
-            # The station goes by id: record_dropoff finds it, and checks that the user works
-            # there, in the same round trip as the rest of the drop-off.
-            result = record_dropoff(
-                station=data["station"],
-                member_code=data["member_code"],
-                cartons=data["cartons"],
-                staff=request.user,
-                idempotency_key=request.service_idempotency_key,
-                occurred_at=data.get("occurred_at"),
-            )
-        except UnknownStation:
-            raise _no_such("station") from None
-        return Response(s.DropOffSerializer(result.dropoff).data, status=status.HTTP_201_CREATED)
+        at = existing_station_for_staff(request, data["station"])
+        result = record_dropoff(
+            station=at.station,
+            member_code=data["member_code"],
+            cartons=data["cartons"],
+            staff=request.user,
+            works_here=at.works_here,
+            idempotency_key=key,
+            occurred_at=data.get("occurred_at"),
+        )
+        data = s.DropOffSerializer(result.dropoff).data
+        return written(data, status=status.HTTP_201_CREATED, replayed=result.replayed)
 
 
 class DropOffDetailView(ApiView):
@@ -228,13 +225,13 @@ class DropOffVoidView(ApiView):
     permissions = {"POST": [IsStationStaff]}
 
     @extend_schema(request=s.VoidSerializer, responses={200: s.DropOffSerializer})
-    @idempotent()
     def post(self, request, pk: int):
         """Void a drop-off logged in error at your station: its points are reversed."""
+        key = required_key(request)
         get_object_or_404(dropoffs_visible_to(user=request.user), pk=pk)
         data = validated(s.VoidSerializer, request.data)
-        dropoff = void_dropoff(dropoff_id=pk, staff=request.user, reason=data["reason"])
-        return Response(s.DropOffSerializer(dropoff).data)
+        result = void_dropoff(dropoff_id=pk, staff=request.user, reason=data["reason"], idempotency_key=key)
+        return written(s.DropOffSerializer(result.dropoff).data, status=status.HTTP_200_OK, replayed=result.replayed)
 
 
 class DropOffBatchView(ApiView):
@@ -245,29 +242,30 @@ class DropOffBatchView(ApiView):
         return station_id_in_body(request)
 
     @extend_schema(request=s.DropOffBatchDocSerializer, responses={200: s.BatchResultSerializer})
-    @idempotent(atomic=False)  # one transaction per item, by the service
     def post(self, request):
         """Sync up to 500 drop-offs recorded while the station was offline.
 
         Each item has its own idempotency key and its own transaction: one result per item,
         `created`, `replayed` (recorded before under this key) or `refused` with its error; a
-        refused item does not stop the others. Sending the batch again is safe.
+        refused item does not stop the others. Sending the batch again is safe. The header is
+        required like every write's, but the batch itself claims nothing: each item's key does.
         """
+        required_key(request)
         data = validated(s.DropOffBatchSerializer, request.data)
-        # The station and the staff check once for the batch: the items' record_dropoff() calls
-        # ask works_at() again and get the answer this query remembered on the user.
-        station = existing_station_for_staff(request, data["station"])
-        if not works_at(user=request.user, station=station):
+        # The station and the staff check once for the batch, handed to every item's record_dropoff().
+        at = existing_station_for_staff(request, data["station"])
+        if not at.works_here:
             raise NotStationStaff()
-        results = [self._record(request, station, index, item) for index, item in enumerate(data["items"])]
+        results = [self._record(request, at, index, item) for index, item in enumerate(data["items"])]
         counts = {
             outcome: sum(1 for r in results if r["result"] == outcome) for outcome in ("created", "replayed", "refused")
         }
         return Response(s.BatchResultSerializer({**counts, "results": results}).data)
 
-    def _record(self, request, station: Station, index: int, item: dict) -> dict:
+    def _record(self, request, at: StaffAtStation, index: int, item: dict) -> dict:
         key = item.get("idempotency_key")
-        result = {"index": index, "idempotency_key": key if is_valid_key(key) else None}
+        valid_key = isinstance(key, str) and KEY_PATTERN.match(key) is not None
+        result = {"index": index, "idempotency_key": key if valid_key else None}
         serializer = s.DropOffBatchItemSerializer(data=item)
         if not serializer.is_valid():
             error = error_body(
@@ -277,18 +275,19 @@ class DropOffBatchView(ApiView):
         data = serializer.validated_data
         try:
             recorded = record_dropoff(
-                station=station,
+                station=at.station,
                 member_code=data["member_code"],
                 cartons=data["cartons"],
                 staff=request.user,
-                idempotency_key=service_key(user_id=request.user.pk, key=data["idempotency_key"]),
+                works_here=at.works_here,
+                idempotency_key=data["idempotency_key"],
                 occurred_at=data.get("occurred_at"),
             )
         except DomainError as refusal:
             return {**result, "result": "refused", **error_body(code=refusal.code, message=refusal.message)}
         except DatabaseError:
             # Its own transaction rolled back; the others stand. The device sends it again later.
-            logger.exception("Batch item %s at station %s failed", index, station.pk)
+            logger.exception("Batch item %s at station %s failed", index, at.station.pk)
             error = error_body(code="retry", message=_("This drop-off could not be recorded now; send it again."))
             return {**result, "result": "refused", **error}
         outcome = "replayed" if recorded.replayed else "created"
@@ -308,10 +307,9 @@ class RedemptionListCreateView(ApiView):
         return self.paginated(redemptions, s.RedemptionSerializer)
 
     @extend_schema(request=s.ReserveSerializer, responses={201: s.RedemptionSerializer})
-    # reserve_reward remembers refusals in a transaction of its own, so it runs outside one.
-    @idempotent(atomic=False)
     def post(self, request):
         """Reserve a reward for collection at a station: the points are taken at once."""
+        key = required_key(request)
         data = validated(s.ReserveSerializer, request.data)
         reward = existing(Reward.objects.all(), data["reward"], "reward")
         station = existing(Station.objects.all(), data["station"], "station")
@@ -320,9 +318,10 @@ class RedemptionListCreateView(ApiView):
             reward=reward,
             station=station,
             quantity=data["quantity"],
-            idempotency_key=request.service_idempotency_key,
+            idempotency_key=key,
         )
-        return Response(s.RedemptionSerializer(result.redemption).data, status=status.HTTP_201_CREATED)
+        data = s.RedemptionSerializer(result.redemption).data
+        return written(data, status=status.HTTP_201_CREATED, replayed=result.replayed)
 
 
 def own_redemption(request, pk: int) -> Redemption:
@@ -344,12 +343,13 @@ class RedemptionCancelView(ApiView):
     permissions = {"POST": [IsMember]}
 
     @extend_schema(request=None, responses={200: s.RedemptionSerializer})
-    @idempotent()
     def post(self, request, pk: int):
         """Cancel your reservation before collection: the points and the stock come back."""
+        key = required_key(request)
         redemption = own_redemption(request, pk)
-        cancelled = cancel_redemption(redemption_id=redemption.pk, member=member_of(request.user))
-        return Response(s.RedemptionSerializer(cancelled).data)
+        result = cancel_redemption(redemption_id=redemption.pk, member=member_of(request.user), idempotency_key=key)
+        data = s.RedemptionSerializer(result.redemption).data
+        return written(data, status=status.HTTP_200_OK, replayed=result.replayed)
 
 
 class RedemptionCollectView(ApiView):
@@ -360,18 +360,20 @@ class RedemptionCollectView(ApiView):
         return station_id_in_body(request)
 
     @extend_schema(request=s.CollectSerializer, responses={200: s.CollectedRedemptionSerializer})
-    @idempotent()
     def post(self, request):
         """Hand out a reserved reward at your station against the member's pickup code."""
+        key = required_key(request)
         data = validated(s.CollectSerializer, request.data)
-        station = existing_station_for_staff(request, data["station"])
-        if not works_at(user=request.user, station=station):
-            raise NotStationStaff()
-        waiting = waiting_reservation_by_code(station=station, pickup_code=data["pickup_code"])
-        if waiting is None:
-            raise NoSuchReservation()
-        collected = collect_redemption(redemption_id=waiting.pk, pickup_code=data["pickup_code"], staff=request.user)
-        return Response(s.CollectedRedemptionSerializer(collected).data)
+        at = existing_station_for_staff(request, data["station"])
+        result = collect_by_pickup_code(
+            station=at.station,
+            pickup_code=data["pickup_code"],
+            staff=request.user,
+            works_here=at.works_here,
+            idempotency_key=key,
+        )
+        data = s.CollectedRedemptionSerializer(result.redemption).data
+        return written(data, status=status.HTTP_200_OK, replayed=result.replayed)
 
 
 class CampaignListView(ApiView):
@@ -397,19 +399,19 @@ class DonationListCreateView(ApiView):
         return self.paginated(donations, s.DonationSerializer)
 
     @extend_schema(request=s.DonateSerializer, responses={201: s.DonationSerializer})
-    # donate remembers refusals in a transaction of its own, so it runs outside one.
-    @idempotent(atomic=False)
     def post(self, request):
         """Donate points to a campaign: they fund notebooks."""
+        key = required_key(request)
         data = validated(s.DonateSerializer, request.data)
         campaign = existing(DonationCampaign.objects.all(), data["campaign"], "campaign")
         result = donate(
             member=member_of(request.user),
             campaign=campaign,
             notebooks=data["notebooks"],
-            idempotency_key=request.service_idempotency_key,
+            idempotency_key=key,
         )
-        return Response(s.DonationSerializer(result.donation).data, status=status.HTTP_201_CREATED)
+        data = s.DonationSerializer(result.donation).data
+        return written(data, status=status.HTTP_201_CREATED, replayed=result.replayed)
 
 
 # --- Daily totals (ops) -------------------------------------------------------------------------

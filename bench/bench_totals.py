@@ -176,10 +176,10 @@ def generate() -> None:
                 f"""
                 INSERT INTO recycling_dropoff
                     (station_id, member_id, cartons, earning_cartons, points, rule_id, emission_factor_id,
-                     logged_by_id, occurred_at, recorded_at, idempotency_key, status, void_reason,
+                     logged_by_id, occurred_at, recorded_at, status, void_reason,
                      voided_by_id, voided_at)
                 SELECT s.id, m.id, x.cartons, x.cartons, x.cartons * 10, %(rule)s, %(factor)s, %(staff)s,
-                       x.at, x.at, 'bench-{label[:12]}-{day_offset}-' || x.g,
+                       x.at, x.at,
                        {voided_by_staff if voided else accepted}
                 FROM (
                     SELECT g,

@@ -1,9 +1,10 @@
 """The audit after the chaos: what the clients were told against what the database holds.
 
 Outcomes come from the clients' JSONL logs (chaos/client.py). The database's rows are found by
-the keys the API hands to the services (api.idempotency.service_key: "api:<user id>:<key>", and
-the transfers' "reserve:…" / "donate:…" keys derived from it), so each operation is matched
-to its rows without trusting any id the server reported for it.
+the idempotency keys the clients sent: each key's stored outcome (idempotency.models.
+IdempotencyKey, in the station's scope for drop-offs, the member's for reservations and
+donations) names the row its write produced, so each operation is matched to its rows without
+trusting any id the server reported for it.
 """
 
 import json
@@ -43,8 +44,27 @@ def read_ops(logs: Path) -> list[dict]:
     return ops
 
 
-def service_key(op: dict, key: str) -> str:
-    return f"api:{op['user']}:{key}"
+def stored_key(scope: str, key: str) -> str:
+    """How a sent key is named here: its scope and the key (idempotency.services' scopes)."""
+    return f"{scope} {key}"
+
+
+def stored_results() -> dict[str, dict | None]:
+    """Every key's stored outcome: its result (None for a refusal), by stored_key()."""
+    from idempotency.models import IdempotencyKey
+
+    return {
+        stored_key(scope, key): result
+        for scope, key, result in IdempotencyKey.objects.values_list("scope", "key", "result")
+    }
+
+
+def member_scopes() -> dict[int, str]:
+    """The member scope of each member's user id."""
+    from idempotency.services import member_scope
+    from recycling.models import Member
+
+    return {user_id: member_scope(member_id) for user_id, member_id in Member.objects.values_list("user_id", "id")}
 
 
 def audit(*, logs: Path, data: dict) -> Report:
@@ -113,21 +133,24 @@ def dropoff_outcomes(report: Report, ops: list[dict]) -> dict[str, dict]:
         if dropoff_id is not None:
             entry["ids"].add(dropoff_id)
 
+    from idempotency.services import station_scope
+
     for op in ops:
         if op["op"] == "dropoff":
             request = {**op["body"]}
             dropoff_id = op["response"]["id"] if op["outcome"] == "acked" else None
-            outcome(service_key(op, op["key"]), op, request, op["outcome"], dropoff_id)
+            outcome(stored_key(station_scope(request["station"]), op["key"]), op, request, op["outcome"], dropoff_id)
         elif op["op"] == "batch":
             results = op["response"]["results"] if op["outcome"] == "acked" else [None] * len(op["body"]["items"])
             for item, result in zip(op["body"]["items"], results, strict=True):
                 request = {**item, "station": op["body"]["station"]}
-                key = service_key(op, item["idempotency_key"])
+                key = stored_key(station_scope(request["station"]), item["idempotency_key"])
                 if result is None:
                     outcome(key, op, request, "unacked")
                 elif result["result"] in ("created", "replayed"):
                     outcome(key, op, request, "acked", result["dropoff"]["id"])
-                elif result["error"]["code"] == "retry":
+                elif result["error"]["code"] in ("retry", "idempotency_request_in_progress"):
+                    # Not recorded now (or still being recorded by an earlier attempt of the batch).
                     outcome(key, op, request, "unacked")
                 else:
                     report.violation(f"batch item {key} refused: {result['error']['code']}")
@@ -139,10 +162,9 @@ def check_dropoffs(report: Report, ops: list[dict]) -> None:
     from recycling.models import DropOff
 
     sent = dropoff_outcomes(report, ops)
-    rows = {
-        row["idempotency_key"]: row
-        for row in DropOff.objects.values("id", "idempotency_key", "station_id", "member__code", "cartons", "status")
-    }
+    by_id = {row["id"]: row for row in DropOff.objects.values("id", "station_id", "member__code", "cartons", "status")}
+    results = stored_results()
+    rows = {key: by_id[result["dropoff"]] for key, result in results.items() if result and "dropoff" in result}
     for key, entry in sent.items():
         final = "acked" if "acked" in entry["results"] else "refused" if "refused" in entry["results"] else "unacked"
         if "idempotency_key" in entry["request"]:  # an item of a batch
@@ -171,8 +193,9 @@ def check_dropoffs(report: Report, ops: list[dict]) -> None:
     report.notes.append(f"unacknowledged drop-offs that were written anyway (once): {unacked_written}")
     for key in rows.keys() - sent.keys():
         report.violation(f"drop-off {key} (id {rows[key]['id']}) was never sent")
+    for dropoff_id in by_id.keys() - {row["id"] for row in rows.values()}:
+        report.violation(f"drop-off {dropoff_id} was written under no key")
 
-    by_id = {row["id"]: row for row in rows.values()}
     voids = defaultdict(list)
     for op in ops:
         if op["op"] == "void":
@@ -194,18 +217,14 @@ def check_dropoffs(report: Report, ops: list[dict]) -> None:
 def check_redemptions(report: Report, ops: list[dict], data: dict) -> None:
     from rewards.models import Redemption, StationStock
 
-    rows = {
-        row["transfer__idempotency_key"]: row
-        for row in Redemption.objects.values(
-            "id", "transfer__idempotency_key", "status", "station_id", "reward_id", "quantity"
-        )
-    }
-    by_id = {row["id"]: row for row in rows.values()}
+    by_id = {row["id"]: row for row in Redemption.objects.values("id", "status", "station_id", "reward_id", "quantity")}
+    results, scopes = stored_results(), member_scopes()
+    rows = {key: by_id[result["redemption"]] for key, result in results.items() if result and "redemption" in result}
     sent = set()
     for op in ops:
         if op["op"] != "reserve":
             continue
-        key = f"reserve:{service_key(op, op['key'])}"
+        key = stored_key(scopes[op["user"]], op["key"])
         sent.add(key)
         row = rows.get(key)
         if op["outcome"] == "acked" and (row is None or row["id"] != op["response"]["id"]):
@@ -214,6 +233,8 @@ def check_redemptions(report: Report, ops: list[dict], data: dict) -> None:
             report.violation(f"refused reservation {op['key']} was written (id {row['id']})")
     for key in rows.keys() - sent:
         report.violation(f"redemption {rows[key]['id']} ({key}) was never sent")
+    for redemption_id in by_id.keys() - {row["id"] for row in rows.values()}:
+        report.violation(f"redemption {redemption_id} was written under no key")
 
     ends = defaultdict(list)  # redemption id -> [(op, outcome)]
     for op in ops:
@@ -243,12 +264,14 @@ def check_redemptions(report: Report, ops: list[dict], data: dict) -> None:
 def check_donations(report: Report, ops: list[dict]) -> None:
     from rewards.models import Donation
 
-    rows = {row["transfer__idempotency_key"]: row for row in Donation.objects.values("id", "transfer__idempotency_key")}
+    by_id = {row["id"]: row for row in Donation.objects.values("id")}
+    results, scopes = stored_results(), member_scopes()
+    rows = {key: by_id[result["donation"]] for key, result in results.items() if result and "donation" in result}
     sent = set()
     for op in ops:
         if op["op"] != "donate":
             continue
-        key = f"donate:{service_key(op, op['key'])}"
+        key = stored_key(scopes[op["user"]], op["key"])
         sent.add(key)
         row = rows.get(key)
         if op["outcome"] == "acked" and (row is None or row["id"] != op["response"]["id"]):
@@ -257,6 +280,8 @@ def check_donations(report: Report, ops: list[dict]) -> None:
             report.violation(f"refused donation {op['key']} was written (id {row['id']})")
     for key in rows.keys() - sent:
         report.violation(f"donation {rows[key]['id']} ({key}) was never sent")
+    for donation_id in by_id.keys() - {row["id"] for row in rows.values()}:
+        report.violation(f"donation {donation_id} was written under no key")
 
 
 # --- Daily totals ----------------------------------------------------------------------------

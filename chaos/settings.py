@@ -1,8 +1,8 @@
 """Settings of the chaos run's gunicorn, Celery worker and beat: the base settings without DEBUG,
 with the production's database connections (persistent and health-checked, so a restarted
-PostgreSQL costs a request, not a worker), throttles lifted for the load, a short idempotency
-lock timeout (so retries of requests whose worker was killed take the claim over during the
-run), and each 500's cause recorded by chaos.errorlog. Only `chaos/run.py` uses it.
+PostgreSQL costs a request, not a worker), throttles lifted for the load, and each 500's cause
+recorded by chaos.errorlog. Only `chaos/run.py` uses it. (A request whose worker was killed holds
+its idempotency key only as long as its transaction: the retry finds the key free at once.)
 """
 
 import os
@@ -21,7 +21,6 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The API serves no static files; skip the manifest (and collectstatic).
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_AUTOREFRESH = True  # no collected static folder to scan at start-up
-GREENBOX_API_IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = 10
 
 LOGGING = {
     "version": 1,

@@ -42,9 +42,10 @@ single statement taking the lock and reading the row would read with a snapshot 
 the lock was granted, and could miss it.) Two different keys whose 64-bit hashes collide make
 one wait for the other as if it were a duplicate (a 409, retried): about one chance in 10^19.
 
-Records are kept GREENBOX_IDEMPOTENCY_RETENTION_HOURS (24 h by default); purge_expired_keys()
-deletes older ones (the Celery task idempotency.purge_expired_keys, or
-`manage.py purge_old_idempotency_keys`). A retry after that runs as a new request.
+Records are kept GREENBOX_IDEMPOTENCY_RETENTION_HOURS (30 days; config/settings/base.py says
+why); purge_expired_keys() deletes older ones (the Celery task idempotency.purge_expired_keys,
+scheduled daily by api/reference_data.py, or `manage.py purge_old_idempotency_keys`). A retry
+after that runs as a new request.
 """
 
 import hashlib
@@ -156,6 +157,28 @@ def run_idempotent(
     if refusal is not None:
         raise refusal  # after the commit: the refusal is stored
     return Outcome(result=claim.result, replayed=False, value=value)
+
+
+def run_idempotent_if_keyed(
+    *,
+    scope: str,
+    key: str | None,
+    operation: str,
+    fingerprint: str,
+    write: Callable[[], T],
+    to_result: Callable[[T], dict[str, Any]],
+) -> Outcome[T]:
+    """run_idempotent() when the caller has a key; without one (an admin action, a member page's
+    bare button), for a write whose own state makes a retry act once (voiding a drop-off already
+    voided is refused), `write` runs in a durable transaction of its own and nothing is stored."""
+    if key is not None:
+        return run_idempotent(
+            scope=scope, key=key, operation=operation, fingerprint=fingerprint, write=write, to_result=to_result
+        )
+    with transaction.atomic(durable=True):
+        value = write()
+        result = _as_json(to_result(value))
+    return Outcome(result=result, replayed=False, value=value)
 
 
 def _replay(earlier: IdempotencyKey, *, operation: str, fingerprint: str) -> Outcome:

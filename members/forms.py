@@ -14,9 +14,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from idempotency.models import MAX_KEY_LENGTH
 from recycling.mobile import normalize_mobile
 from recycling.models import Member
-from rewards.models import MAX_IDEMPOTENCY_KEY_LENGTH, MAX_NOTEBOOKS, MAX_QUANTITY, MIN_NOTEBOOKS, MIN_QUANTITY
+from rewards.models import MAX_NOTEBOOKS, MAX_QUANTITY, MIN_NOTEBOOKS, MIN_QUANTITY
 from stations.models import City, Station
 
 from .verification import get_verifier, verify_mobile
@@ -29,9 +30,7 @@ def new_idempotency_key() -> str:
 
 
 class IdempotentForm(forms.Form):
-    idempotency_key = forms.CharField(
-        max_length=MAX_IDEMPOTENCY_KEY_LENGTH, initial=new_idempotency_key, widget=forms.HiddenInput
-    )
+    idempotency_key = forms.CharField(max_length=MAX_KEY_LENGTH, initial=new_idempotency_key, widget=forms.HiddenInput)
 
 
 class SignUpForm(forms.Form):

@@ -259,7 +259,8 @@ def redemption(request: HttpRequest, pk: int) -> HttpResponse:
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     was = _own_redemption(request, pk).status
     try:
-        cancelled = cancel_redemption(redemption_id=pk, member=request.member)
+        # No key: the button acts on a reservation that is still reserved, under its row lock, once.
+        cancelled = cancel_redemption(redemption_id=pk, member=request.member).redemption
     except DomainError as refusal:
         messages.error(request, refusal.message)
     else:

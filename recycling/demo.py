@@ -47,10 +47,34 @@ def demo_logins() -> list[DemoLogin]:
     return logins
 
 
-@transaction.atomic
 def load_demo_stations_and_members() -> list[Station]:
     """Cities, stations, one staff login per station, an ops superuser, two members with a
-    few drop-offs, and a national earning rule of 10 points per carton. Returns the stations."""
+    few drop-offs, and a national earning rule of 10 points per carton. Returns the stations.
+
+    The reference rows are one transaction; the drop-offs and the carton movement then go
+    through their services, each its own durable transaction, as at a station's desk."""
+    with transaction.atomic():
+        stations, staff_users, members = _demo_network()
+    # The festival order from the campaign story: snacks, instant coffee and a yoga mat.
+    record_dropoff(
+        station=stations[0], member_code=members[0].code, cartons=3, staff=staff_users[0], idempotency_key="demo-1"
+    )
+    record_dropoff(
+        station=stations[0], member_code=members[1].code, cartons=2, staff=staff_users[0], idempotency_key="demo-2"
+    )
+    record_carton_movement(
+        station=stations[0],
+        kind=CartonMovement.Kind.REUSED,
+        cartons=1,
+        staff=staff_users[0],
+        idempotency_key="demo-reuse-1",
+    )
+    return stations
+
+
+def _demo_network() -> tuple[list[Station], list, list[Member]]:
+    """The reference rows of the demo: cities, stations and their staff, ops, the rule, the
+    campaigns, two members."""
     User = get_user_model()
     cities = {
         code: City.objects.create(code=code, name=name, name_zh=name_zh, province=province)
@@ -80,20 +104,6 @@ def load_demo_stations_and_members() -> list[Station]:
         StationStaff.objects.create(user=user, station=station, role=StationStaff.Role.MANAGER)
         staff_users.append(user)
     members = [register_member(mobile=mobile, password=DEMO_PASSWORD) for mobile in MEMBER_MOBILES]
-    # The festival order from the campaign story: snacks, instant coffee and a yoga mat.
-    record_dropoff(
-        station=stations[0], member_code=members[0].code, cartons=3, staff=staff_users[0], idempotency_key="demo-1"
-    )
-    record_dropoff(
-        station=stations[0], member_code=members[1].code, cartons=2, staff=staff_users[0], idempotency_key="demo-2"
-    )
-    record_carton_movement(
-        station=stations[0],
-        kind=CartonMovement.Kind.REUSED,
-        cartons=1,
-        staff=staff_users[0],
-        idempotency_key="demo-reuse-1",
-    )
     campaign_2021 = RecyclingCampaign.objects.create(
         name="2021 双11 绿色回收箱", start_day=date(2021, 11, 1), end_day=date(2021, 11, 20), target_cartons=4_000_000
     )
@@ -104,4 +114,4 @@ def load_demo_stations_and_members() -> list[Station]:
         target_cartons=6_000_000,
         compared_with=campaign_2021,
     )
-    return stations
+    return stations, staff_users, members

@@ -55,16 +55,6 @@ class InvalidReason(DomainError):
     default_message = _("Give a reason.")
 
 
-class IdempotencyKeyReused(DomainError):
-    code = "idempotency_key_reused"
-    default_message = _("This idempotency key was already used for a different request.")
-
-
-class InvalidIdempotencyKey(DomainError):
-    code = "invalid_idempotency_key"
-    default_message = _("The idempotency key must be 1 to 100 characters.")
-
-
 class NoEmissionFactor(DomainError):
     code = "no_emission_factor"
     default_message = _("No emission factor is in force at that time.")

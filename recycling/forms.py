@@ -14,6 +14,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from idempotency.models import MAX_KEY_LENGTH
 from stations.models import Station
 from stations.selectors import stations_for_user
 
@@ -29,7 +30,7 @@ from .models import (
     RecyclingCampaign,
 )
 from .rules import factor_start_overtaken
-from .services import MAX_IDEMPOTENCY_KEY_LENGTH, MAX_VOID_REASON_LENGTH
+from .services import MAX_VOID_REASON_LENGTH
 
 
 def new_idempotency_key() -> str:
@@ -66,9 +67,7 @@ class DropOffForm(forms.Form):
             attrs={"min": MIN_CARTONS_PER_DROPOFF, "max": MAX_CARTONS_PER_DROPOFF, "inputmode": "numeric"}
         ),
     )
-    idempotency_key = forms.CharField(
-        max_length=MAX_IDEMPOTENCY_KEY_LENGTH, initial=new_idempotency_key, widget=forms.HiddenInput
-    )
+    idempotency_key = forms.CharField(max_length=MAX_KEY_LENGTH, initial=new_idempotency_key, widget=forms.HiddenInput)
 
     def __init__(self, *args, user: AbstractBaseUser, admin_site: AdminSite, **kwargs):
         super().__init__(*args, **kwargs)
@@ -135,9 +134,7 @@ class CartonMovementForm(forms.Form):
         # The range is the service's to check (its message is the one people see).
         widget=forms.NumberInput(attrs={"min": 1, "max": MAX_CARTONS_PER_MOVEMENT, "inputmode": "numeric"}),
     )
-    idempotency_key = forms.CharField(
-        max_length=MAX_IDEMPOTENCY_KEY_LENGTH, initial=new_idempotency_key, widget=forms.HiddenInput
-    )
+    idempotency_key = forms.CharField(max_length=MAX_KEY_LENGTH, initial=new_idempotency_key, widget=forms.HiddenInput)
 
     def __init__(self, *args, user: AbstractBaseUser, admin_site: AdminSite, **kwargs):
         super().__init__(*args, **kwargs)

@@ -144,7 +144,6 @@ class DropOff(models.Model):
     )
     occurred_at = models.DateTimeField(_("time"), default=timezone.now)
     recorded_at = models.DateTimeField(_("recorded at"), default=timezone.now)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.ACCEPTED)
     void_reason = models.CharField(_("void reason"), max_length=300, blank=True)
     voided_by = models.ForeignKey(
@@ -272,7 +271,6 @@ class CartonMovement(models.Model):
         verbose_name=_("recorded by"),
     )
     occurred_at = models.DateTimeField(_("time"), default=timezone.now)
-    idempotency_key = models.CharField(_("idempotency key"), max_length=100, unique=True)
 
     class Meta:
         verbose_name = _("carton movement")

@@ -38,14 +38,9 @@ def earning_terms_in_force(*, city: City, at: datetime) -> EarningRule | None:
     return _rules_in_force(city=city, at=at).annotate(emission_factor_in_force_id=Subquery(factor)).first()
 
 
-def member_for_dropoff(*, code: str, idempotency_key: str) -> Member | None:
-    """The member with this code and their account, or None; `dropoff_with_key` is the id of the
-    drop-off already recorded under `idempotency_key` (None for a new key), read in the same query
-    so that the usual case (a new key) costs no query of its own."""
-    earlier = DropOff.objects.filter(idempotency_key=idempotency_key).values("pk")[:1]
-    return (
-        Member.objects.filter(code=code).select_related("account").annotate(dropoff_with_key=Subquery(earlier)).first()
-    )
+def member_for_dropoff(*, code: str) -> Member | None:
+    """The member with this code and their account, or None."""
+    return Member.objects.filter(code=code).select_related("account").first()
 
 
 def earning_cartons_on_day(*, member: Member, at: datetime) -> int:

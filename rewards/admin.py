@@ -22,9 +22,8 @@ from stations.models import Station
 from stations.selectors import stations_for_user, works_at
 
 from . import services
-from .errors import NoSuchReservation
 from .models import PICKUP_CODE_LENGTH, DonationCampaign, Redemption, Reward, StationStock
-from .selectors import campaign_progress, stock_for_user, waiting_reservation_by_code
+from .selectors import campaign_progress, stock_for_user
 
 FORM_TEMPLATE = "admin/rewards/form_page.html"
 
@@ -174,15 +173,17 @@ class RedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         form = CollectByCodeForm(request.POST or None, stations=stations_for_user(user=request.user))
         if request.method == "POST" and form.is_valid():
             station, code = form.cleaned_data["station"], form.cleaned_data["pickup_code"]
-            redemption = waiting_reservation_by_code(station=station, pickup_code=code)
             try:
-                if redemption is None:
-                    raise NoSuchReservation()
-                services.collect_redemption(redemption_id=redemption.pk, pickup_code=code, staff=request.user)
+                result = services.collect_by_pickup_code(
+                    station=station,
+                    pickup_code=code,
+                    staff=request.user,
+                    works_here=works_at(user=request.user, station=station),  # resolved once, here
+                )
             except DomainError as error:
                 form.add_error(None, error.message)
             else:
-                return self._collected(request, redemption)
+                return self._collected(request, result.redemption)
         return self._form_page(request, form, title=gettext("Hand out a reward by pickup code"))
 
     def _collected(self, request: HttpRequest, redemption: Redemption) -> HttpResponse:

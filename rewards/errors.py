@@ -2,8 +2,8 @@
 
 They are recycling.errors.DomainError subclasses, so the admin, the pages and the API show
 them the same way. The rewards services also raise these from recycling.errors:
-InsufficientPoints, StationInactive, NotStationStaff, IdempotencyKeyReused and
-InvalidIdempotencyKey.
+InsufficientPoints, StationInactive and NotStationStaff; and, from idempotency.errors, the
+idempotency mechanism's InvalidKey, KeyInProgress and KeyReused.
 """
 
 from django.utils.translation import gettext_lazy as _

@@ -11,8 +11,9 @@ How rewards sit on the ledger (ledger/services.py):
 - Donating posts a `donation` Transfer (member account -> campaign account); the Donation
   points at it, so a campaign's progress is the balance of its own account.
 - Stock is a counter per (station, reward) that the database keeps at or above zero.
-- RewardRequest remembers the outcome of every reserve and donate request by idempotency key,
-  refusals included, so a retried request gets the first answer.
+- Reserving, cancelling and donating claim their idempotency key in the member's scope in the
+  idempotency app's one table (idempotency/services.py), collecting in the station's: a
+  retried request gets the first answer, refusals included.
 
 Every write is a service in rewards/services.py; the invariants the database can state are
 constraints here, the rest is checked by rewards/audit.py (part of `manage.py check_ledger`).
@@ -37,7 +38,6 @@ MAX_QUANTITY = 10  # per reservation
 MIN_NOTEBOOKS = 1
 MAX_NOTEBOOKS = 100  # per donation
 PICKUP_CODE_LENGTH = 6
-MAX_IDEMPOTENCY_KEY_LENGTH = 100
 
 
 def new_pickup_code() -> str:
@@ -319,56 +319,3 @@ class Donation(models.Model):
             "notebooks": self.notebooks,
             "campaign": self.campaign.title_zh,
         }
-
-
-class RewardRequest(models.Model):
-    """The first outcome of a reserve or donate request, by its idempotency key.
-
-    A success is written in the same transaction as the redemption or donation it produced; a
-    refusal in a transaction of its own after the refused one rolled back, so a refusal leaves
-    the business tables untouched. `fingerprint` identifies the request, so that the same key
-    sent with a different request is recognised and refused.
-    """
-
-    class Operation(models.TextChoices):
-        RESERVE = "reserve", _("reserve a reward")
-        DONATE = "donate", _("donate")
-
-    key = models.CharField(_("idempotency key"), max_length=MAX_IDEMPOTENCY_KEY_LENGTH, unique=True)
-    operation = models.CharField(_("operation"), max_length=10, choices=Operation.choices)
-    member = models.ForeignKey(
-        Member, on_delete=models.PROTECT, related_name="reward_requests", verbose_name=_("member")
-    )
-    fingerprint = models.CharField(_("request"), max_length=200)
-    redemption = models.OneToOneField(
-        Redemption,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="request",
-        verbose_name=_("redemption"),
-    )
-    donation = models.OneToOneField(
-        Donation, on_delete=models.PROTECT, null=True, blank=True, related_name="request", verbose_name=_("donation")
-    )
-    error_code = models.CharField(_("refusal code"), max_length=60, blank=True)
-    error_message = models.CharField(_("refusal message"), max_length=500, blank=True)
-    created_at = models.DateTimeField(_("time"), default=timezone.now)
-
-    class Meta:
-        verbose_name = _("reward request")
-        verbose_name_plural = _("reward requests")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(operation__in=["reserve", "donate"]), name="reward_request_operation_valid"
-            ),
-            models.CheckConstraint(
-                condition=Q(redemption__isnull=False, donation__isnull=True, error_code="", operation="reserve")
-                | Q(redemption__isnull=True, donation__isnull=False, error_code="", operation="donate")
-                | (Q(redemption__isnull=True, donation__isnull=True) & ~Q(error_code="")),
-                name="reward_request_one_outcome",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.operation} {self.key}"

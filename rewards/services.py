@@ -11,12 +11,19 @@ first (collect, cancel, expire), then ledger accounts in primary-key order (ledg
 then StationStock rows. reserve_reward has no redemption yet, so it starts at the accounts.
 Two writers therefore never wait for each other in opposite orders, and cannot deadlock.
 
-Idempotency: reserve_reward and donate take an idempotency key and remember every outcome,
-refusals included, in RewardRequest. Cancel and expire need no key: they act only on a
-reservation that is still `reserved`, checked under its row lock, so they act exactly once.
+Idempotency: reserve_reward, cancel_redemption and donate claim their key in the member's
+scope, collect_redemption in the station's, through idempotency.services.run_idempotent(),
+which stores every outcome, refusals included, in the write's own transaction. What is
+checked before the claim (the request's shape, who may act) stores nothing. Cancel and collect
+also run without a key (the admin, the member page's button): they act only on a reservation
+that is still `reserved`, checked under its row lock, so they act exactly once. Expiry needs none.
+
+The services that are entry points run outside any transaction (durable=True, or through
+run_idempotent, which is durable): their commit is the write's.
 """
 
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -30,8 +37,14 @@ from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import audit_values, record_event
-from core.errors import DomainError, error_class_for_code
 from core.validation import is_whole_number
+from idempotency.services import (
+    member_scope,
+    request_fingerprint,
+    run_idempotent,
+    run_idempotent_if_keyed,
+    station_scope,
+)
 from ledger.models import Account, Transfer
 from ledger.services import lock_accounts, post_transfer, reverse_transfer
 from recycling import errors as ledger_errors
@@ -43,7 +56,6 @@ from stations.selectors import works_at
 
 from . import errors
 from .models import (
-    MAX_IDEMPOTENCY_KEY_LENGTH,
     MAX_NOTEBOOKS,
     MAX_QUANTITY,
     MIN_NOTEBOOKS,
@@ -52,11 +64,10 @@ from .models import (
     DonationCampaign,
     Redemption,
     Reward,
-    RewardRequest,
     StationStock,
     new_pickup_code,
 )
-from .selectors import reserved_quantity_on_day
+from .selectors import reserved_quantity_on_day, waiting_reservation_by_code
 
 PICKUP_CODE_ATTEMPTS = 10
 
@@ -264,85 +275,78 @@ def reserve_reward(
     the member would exceed the reward's daily limit, the station has too few in stock, or
     the member has too few points.
 
-    Idempotent: a retry with the same key returns the first outcome (replayed=True), and that
-    includes a first refusal: the retry raises the same error (same code and message) again,
-    even if the member has since earned enough points or the station was restocked; a new
-    attempt needs a new key. The same key with a different request (member, reward, station
-    or quantity) raises IdempotencyKeyReused. Call it outside any transaction, so that a
-    refusal is remembered.
+    Idempotent in the member's scope: a retry with the same key returns the first outcome
+    (replayed=True), and that includes a first refusal: the retry raises the same error (same
+    code and message) again, even if the member has since earned enough points or the station
+    was restocked; a new attempt needs a new key. A quantity out of range is refused before the
+    key is claimed and stores nothing. The same key with a different request (reward, station
+    or quantity, or another operation) raises KeyReused. Runs outside any transaction (durable).
     """
+    _check_quantity(quantity, low=MIN_QUANTITY, high=MAX_QUANTITY, message=_("Reserve %(min)s to %(max)s at a time."))
     now = now or timezone.now()
-    request = _Request(
+    outcome = run_idempotent(
+        scope=member_scope(member.pk),
         key=idempotency_key,
-        operation=RewardRequest.Operation.RESERVE,
-        member=member,
-        fingerprint=f"reward={reward.pk};station={station.pk};quantity={quantity!r}",
+        operation="reserve",
+        fingerprint=request_fingerprint(reward=reward.pk, station=station.pk, quantity=quantity),
+        write=lambda: _reserve(member=member, reward=reward, station=station, quantity=quantity, now=now),
+        to_result=lambda result: {"redemption": result.redemption.pk, "balance": result.balance},
     )
-    return _run_idempotently(
-        request,
-        lambda: _reserve(request=request, member=member, reward=reward, station=station, quantity=quantity, now=now),
-        replay=lambda previous: RedemptionResult(
-            redemption=previous.redemption, balance=_balance(member), replayed=True
-        ),
-    )
+    if outcome.replayed:
+        earlier = Redemption.objects.select_related("reward", "station").get(pk=outcome.result["redemption"])
+        return RedemptionResult(redemption=earlier, balance=outcome.result["balance"], replayed=True)
+    return outcome.value
 
 
-def _reserve(
-    *, request: "_Request", member: Member, reward: Reward, station: Station, quantity: int, now: datetime
-) -> RedemptionResult:
-    if not is_whole_number(quantity) or not MIN_QUANTITY <= quantity <= MAX_QUANTITY:
-        raise errors.InvalidQuantity(
-            _("Reserve %(min)s to %(max)s at a time.") % {"min": MIN_QUANTITY, "max": MAX_QUANTITY}
-        )
+def _reserve(*, member: Member, reward: Reward, station: Station, quantity: int, now: datetime) -> RedemptionResult:
     reward = Reward.objects.get(pk=reward.pk)  # the current price, window and limit
     _check_reservable(reward, now)
     if not station.is_active:
         raise ledger_errors.StationInactive()
     member_account = Account.objects.get(member=member)
-    with transaction.atomic():
-        # Lock order: accounts by primary key, then the stock row.
-        locked = lock_accounts(member_account, reward.account)
-        payer = locked[member_account.pk]
-        # The member's account lock serializes this member's reservations, so the count is exact.
-        if reward.daily_limit_per_member is not None:
-            already = reserved_quantity_on_day(member=member, reward=reward, at=now)
-            if already + quantity > reward.daily_limit_per_member:
-                raise errors.DailyLimitReached(
-                    _("You may reserve %(limit)s of this reward a day; %(left)s left today.")
-                    % {"limit": reward.daily_limit_per_member, "left": max(0, reward.daily_limit_per_member - already)}
-                )
-        stock = StationStock.objects.select_for_update().filter(station=station, reward=reward).first()
-        if stock is None or stock.quantity < quantity:
-            raise errors.OutOfStock(
-                _("Only %(quantity)s left at this station.") % {"quantity": stock.quantity}
-                if stock is not None and stock.quantity > 0
-                else None
+    # Lock order: accounts by primary key, then the stock row.
+    locked = lock_accounts(member_account, reward.account)
+    payer = locked[member_account.pk]
+    # The member's account lock serializes this member's reservations, so the count is exact.
+    if reward.daily_limit_per_member is not None:
+        already = reserved_quantity_on_day(member=member, reward=reward, at=now)
+        if already + quantity > reward.daily_limit_per_member:
+            raise errors.DailyLimitReached(
+                _("You may reserve %(limit)s of this reward a day; %(left)s left today.")
+                % {"limit": reward.daily_limit_per_member, "left": max(0, reward.daily_limit_per_member - already)}
             )
-        points = reward.points_cost * quantity
-        if payer.balance < points:
-            raise ledger_errors.InsufficientPoints(
-                _("This needs %(points)s points; the member has %(balance)s.")
-                % {"points": points, "balance": payer.balance}
-            )
-        transfer = post_transfer(
-            debit=payer,
-            credit=locked[reward.account_id],
-            amount=points,
-            kind=Transfer.Kind.REDEMPTION,
-            idempotency_key=f"reserve:{request.key}",
-            at=now,
+    stock = StationStock.objects.select_for_update().filter(station=station, reward=reward).first()
+    if stock is None or stock.quantity < quantity:
+        raise errors.OutOfStock(
+            _("Only %(quantity)s left at this station.") % {"quantity": stock.quantity}
+            if stock is not None and stock.quantity > 0
+            else None
         )
-        _take_stock(stock=stock, quantity=quantity, now=now)
-        redemption = _create_redemption(
-            member=member,
-            reward=reward,
-            station=station,
-            quantity=quantity,
-            points=points,
-            transfer=transfer,
-            now=now,
+    points = reward.points_cost * quantity
+    if payer.balance < points:
+        raise ledger_errors.InsufficientPoints(
+            _("This needs %(points)s points; the member has %(balance)s.")
+            % {"points": points, "balance": payer.balance}
         )
-        request.record(redemption=redemption)
+    transfer = post_transfer(
+        debit=payer,
+        credit=locked[reward.account_id],
+        amount=points,
+        kind=Transfer.Kind.REDEMPTION,
+        # The ledger's own guard against posting twice; the request's key is idempotency/'s.
+        idempotency_key=f"reserve:{uuid.uuid4().hex}",
+        at=now,
+    )
+    _take_stock(stock=stock, quantity=quantity, now=now)
+    redemption = _create_redemption(
+        member=member,
+        reward=reward,
+        station=station,
+        quantity=quantity,
+        points=points,
+        transfer=transfer,
+        now=now,
+    )
     return RedemptionResult(redemption=redemption, balance=payer.balance, replayed=False)
 
 
@@ -412,50 +416,131 @@ def collect_redemption(
     error names the station to collect at), the code is wrong, the reservation was already
     collected, cancelled or has expired (its collection deadline has passed, even if the
     expiry task has not run yet). Posts nothing: the points were taken at reservation.
+
+    Takes no key (the admin's page of one reservation): a second collection is refused as
+    AlreadyCollected. Runs outside any transaction (durable).
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(durable=True):
         redemption = _lock_redemption(redemption_id)
         station = redemption.station
         if not works_at(user=staff, station=station):
             raise errors.WrongStation(
                 _("Collect this reward at station %(code)s (%(name)s).") % {"code": station.code, "name": station.name}
             )
-        _check_still_reserved(redemption)
-        if now >= redemption.expires_at:
-            raise errors.ReservationClosed(
-                _("This reservation expired on %(date)s.")
-                % {"date": date_format(timezone.localtime(redemption.expires_at), "DATETIME_FORMAT")}
-            )
-        if not secrets.compare_digest((pickup_code or "").strip().encode(), redemption.pickup_code.encode()):
-            raise errors.WrongPickupCode()
-        redemption.status = Redemption.Status.COLLECTED
-        redemption.collected_at = now
-        redemption.collected_by = staff
-        redemption.save(update_fields=["status", "collected_at", "collected_by"])
+        return _collect(redemption, pickup_code=pickup_code, staff=staff, now=now)
+
+
+@dataclass(frozen=True)
+class CollectionResult:
+    redemption: Redemption
+    replayed: bool  # True when an earlier request with the same idempotency key is returned
+
+
+def collect_by_pickup_code(
+    *,
+    station: Station,
+    pickup_code: str,
+    staff: AbstractBaseUser,
+    idempotency_key: str | None = None,
+    works_here: bool | None = None,
+    now: datetime | None = None,
+) -> CollectionResult:
+    """Hand out the reward reserved at `station` under this pickup code (the API's collect, the
+    admin's collection by code), refused as collect_redemption() refuses, and with
+    NoSuchReservation when no reservation with this code waits there.
+
+    `works_here` is whether `staff` works at `station`, as the view resolved it
+    (stations.selectors.staff_at_station); None: this asks works_at(). A user who does not work
+    there is refused (NotStationStaff) before any key is claimed, storing nothing. Idempotent in
+    the station's scope when given a key: every other refusal is stored and replayed, and a
+    retry of a collection that went through gets it again. Runs outside any transaction (durable).
+    """
+    now = now or timezone.now()
+    if works_here is None:
+        works_here = works_at(user=staff, station=station)
+    if not works_here:
+        raise ledger_errors.NotStationStaff()
+    code = (pickup_code or "").strip()
+
+    def write() -> Redemption:
+        waiting = waiting_reservation_by_code(station=station, pickup_code=code)
+        if waiting is None:
+            raise errors.NoSuchReservation()
+        return _collect(_lock_redemption(waiting.pk), pickup_code=code, staff=staff, now=now)
+
+    outcome = run_idempotent_if_keyed(
+        scope=station_scope(station.pk),
+        key=idempotency_key,
+        operation="collect",
+        fingerprint=request_fingerprint(pickup_code=code),
+        write=write,
+        to_result=lambda redemption: {"redemption": redemption.pk},
+    )
+    if outcome.replayed:
+        earlier = Redemption.objects.select_related("reward", "station").get(pk=outcome.result["redemption"])
+        return CollectionResult(redemption=earlier, replayed=True)
+    return CollectionResult(redemption=outcome.value, replayed=False)
+
+
+def _collect(redemption: Redemption, *, pickup_code: str, staff: AbstractBaseUser, now: datetime) -> Redemption:
+    """Collect the reservation whose row the caller has locked."""
+    _check_still_reserved(redemption)
+    if now >= redemption.expires_at:
+        raise errors.ReservationClosed(
+            _("This reservation expired on %(date)s.")
+            % {"date": date_format(timezone.localtime(redemption.expires_at), "DATETIME_FORMAT")}
+        )
+    if not secrets.compare_digest((pickup_code or "").strip().encode(), redemption.pickup_code.encode()):
+        raise errors.WrongPickupCode()
+    redemption.status = Redemption.Status.COLLECTED
+    redemption.collected_at = now
+    redemption.collected_by = staff
+    redemption.save(update_fields=["status", "collected_at", "collected_by"])
     return redemption
 
 
-def cancel_redemption(*, redemption_id: int, member: Member, now: datetime | None = None) -> Redemption:
+def cancel_redemption(
+    *, redemption_id: int, member: Member, idempotency_key: str | None = None, now: datetime | None = None
+) -> RedemptionResult:
     """The member cancels a reservation before collection: the points come back (a reversal of
     the debit transfer) and so does the stock, in one transaction.
 
-    Refused when the reservation belongs to another member or was already collected. Cancelling
-    a reservation that is already cancelled or expired changes nothing and returns it as it is,
-    so a retried cancel, or one racing the expiry task, refunds exactly once.
+    Refused when the reservation belongs to another member (before any key is claimed: nothing
+    is stored) or was already collected. Cancelling a reservation that is already cancelled or
+    expired changes nothing and returns it as it is, so a retried cancel, or one racing the
+    expiry task, refunds exactly once. Idempotent in the member's scope when given a key (the
+    API's); the member page's button sends none. Runs outside any transaction (durable).
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        redemption = _lock_redemption(redemption_id)
-        if redemption.member_id != member.pk:
-            raise errors.NotYourRedemption()
-        if redemption.status == Redemption.Status.COLLECTED:
-            raise errors.AlreadyCollected(_("This reward has already been collected; it cannot be cancelled."))
-        if redemption.status != Redemption.Status.RESERVED:
-            return redemption
-        reserved_day = _end_reservation(redemption, status=Redemption.Status.CANCELLED, now=now)
-        if reserved_day < shanghai_day(now):
-            recompute_after_commit(reserved_day)  # today's totals refresh on their own schedule
+    owner = Redemption.objects.filter(pk=redemption_id).values_list("member_id", flat=True).first()
+    if owner is None:
+        raise errors.NoSuchReservation(_("There is no such reservation."))
+    if owner != member.pk:
+        raise errors.NotYourRedemption()
+    outcome = run_idempotent_if_keyed(
+        scope=member_scope(member.pk),
+        key=idempotency_key,
+        operation="cancel",
+        fingerprint=request_fingerprint(redemption=redemption_id),
+        write=lambda: _cancel(redemption_id=redemption_id, now=now),
+        to_result=lambda redemption: {"redemption": redemption.pk, "balance": _balance(member)},
+    )
+    if outcome.replayed:
+        earlier = Redemption.objects.select_related("reward", "station").get(pk=redemption_id)
+        return RedemptionResult(redemption=earlier, balance=outcome.result["balance"], replayed=True)
+    return RedemptionResult(redemption=outcome.value, balance=outcome.result["balance"], replayed=False)
+
+
+def _cancel(*, redemption_id: int, now: datetime) -> Redemption:
+    redemption = _lock_redemption(redemption_id)
+    if redemption.status == Redemption.Status.COLLECTED:
+        raise errors.AlreadyCollected(_("This reward has already been collected; it cannot be cancelled."))
+    if redemption.status != Redemption.Status.RESERVED:
+        return redemption
+    reserved_day = _end_reservation(redemption, status=Redemption.Status.CANCELLED, now=now)
+    if reserved_day < shanghai_day(now):
+        recompute_after_commit(reserved_day)  # today's totals refresh on their own schedule
     return redemption
 
 
@@ -475,7 +560,7 @@ def expire_reservations(*, now: datetime | None = None) -> int:
     )
     expired_days = []
     for redemption_id in due:
-        with transaction.atomic():
+        with transaction.atomic(durable=True):
             redemption = _lock_redemption(redemption_id)
             if redemption.status != Redemption.Status.RESERVED:
                 continue  # collected, cancelled or expired by someone else meanwhile
@@ -536,33 +621,32 @@ def donate(
     Refused, with nothing written, when the notebooks are out of range (1..MAX_NOTEBOOKS), the
     campaign has not started or has ended, or the member has too few points.
 
-    Idempotent: a retry with the same key returns the first outcome (replayed=True), and that
-    includes a first refusal: the retry raises the same error (same code and message) again,
-    even if the member has since earned enough points; a new attempt needs a new key. The same
-    key with a different request (member, campaign or notebooks) raises IdempotencyKeyReused.
-    Call it outside any transaction, so that a refusal is remembered.
+    Idempotent in the member's scope: a retry with the same key returns the first outcome
+    (replayed=True), and that includes a first refusal: the retry raises the same error (same
+    code and message) again, even if the member has since earned enough points; a new attempt
+    needs a new key. Notebooks out of range are refused before the key is claimed and store
+    nothing. The same key with a different request raises KeyReused. Runs outside any
+    transaction (durable).
     """
+    _check_quantity(
+        notebooks, low=MIN_NOTEBOOKS, high=MAX_NOTEBOOKS, message=_("Donate %(min)s to %(max)s notebooks at a time.")
+    )
     now = now or timezone.now()
-    request = _Request(
+    outcome = run_idempotent(
+        scope=member_scope(member.pk),
         key=idempotency_key,
-        operation=RewardRequest.Operation.DONATE,
-        member=member,
-        fingerprint=f"campaign={campaign.pk};notebooks={notebooks!r}",
+        operation="donate",
+        fingerprint=request_fingerprint(campaign=campaign.pk, notebooks=notebooks),
+        write=lambda: _donate(member=member, campaign=campaign, notebooks=notebooks, now=now),
+        to_result=lambda result: {"donation": result.donation.pk, "balance": result.balance},
     )
-    return _run_idempotently(
-        request,
-        lambda: _donate(request=request, member=member, campaign=campaign, notebooks=notebooks, now=now),
-        replay=lambda previous: DonationResult(donation=previous.donation, balance=_balance(member), replayed=True),
-    )
+    if outcome.replayed:
+        earlier = Donation.objects.select_related("campaign").get(pk=outcome.result["donation"])
+        return DonationResult(donation=earlier, balance=outcome.result["balance"], replayed=True)
+    return outcome.value
 
 
-def _donate(
-    *, request: "_Request", member: Member, campaign: DonationCampaign, notebooks: int, now: datetime
-) -> DonationResult:
-    if not is_whole_number(notebooks) or not MIN_NOTEBOOKS <= notebooks <= MAX_NOTEBOOKS:
-        raise errors.InvalidQuantity(
-            _("Donate %(min)s to %(max)s notebooks at a time.") % {"min": MIN_NOTEBOOKS, "max": MAX_NOTEBOOKS}
-        )
+def _donate(*, member: Member, campaign: DonationCampaign, notebooks: int, now: datetime) -> DonationResult:
     campaign = DonationCampaign.objects.get(pk=campaign.pk)  # the current price and dates
     if now < campaign.starts_at:
         raise errors.CampaignNotStarted(
@@ -573,96 +657,38 @@ def _donate(
     points = notebooks * campaign.points_per_notebook
     member_account = Account.objects.get(member=member)
     home_station = Member.objects.select_related("home_station").get(pk=member.pk).home_station
-    with transaction.atomic():
-        locked = lock_accounts(member_account, campaign.account)
-        payer = locked[member_account.pk]
-        if payer.balance < points:
-            raise ledger_errors.InsufficientPoints(
-                _("This needs %(points)s points; the member has %(balance)s.")
-                % {"points": points, "balance": payer.balance}
-            )
-        transfer = post_transfer(
-            debit=payer,
-            credit=locked[campaign.account_id],
-            amount=points,
-            kind=Transfer.Kind.DONATION,
-            idempotency_key=f"donate:{request.key}",
-            at=now,
+    locked = lock_accounts(member_account, campaign.account)
+    payer = locked[member_account.pk]
+    if payer.balance < points:
+        raise ledger_errors.InsufficientPoints(
+            _("This needs %(points)s points; the member has %(balance)s.")
+            % {"points": points, "balance": payer.balance}
         )
-        donation = Donation.objects.create(
-            member=member,
-            campaign=campaign,
-            notebooks=notebooks,
-            points=points,
-            transfer=transfer,
-            station=home_station,  # daily totals count a donation at the member's home station
-            created_at=now,
-        )
-        request.record(donation=donation)
+    transfer = post_transfer(
+        debit=payer,
+        credit=locked[campaign.account_id],
+        amount=points,
+        kind=Transfer.Kind.DONATION,
+        # The ledger's own guard against posting twice; the request's key is idempotency/'s.
+        idempotency_key=f"donate:{uuid.uuid4().hex}",
+        at=now,
+    )
+    donation = Donation.objects.create(
+        member=member,
+        campaign=campaign,
+        notebooks=notebooks,
+        points=points,
+        transfer=transfer,
+        station=home_station,  # daily totals count a donation at the member's home station
+        created_at=now,
+    )
     return DonationResult(donation=donation, balance=payer.balance, replayed=False)
 
 
-# --- Idempotency -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Request:
-    key: str
-    operation: str
-    member: Member
-    fingerprint: str
-
-    def record(self, **outcome) -> RewardRequest:
-        return RewardRequest.objects.create(
-            key=self.key, operation=self.operation, member=self.member, fingerprint=self.fingerprint, **outcome
-        )
-
-    def previous_outcome(self) -> RewardRequest | None:
-        """The first outcome for this key, if any; raises the first refusal again."""
-        previous = RewardRequest.objects.filter(key=self.key).select_related("redemption", "donation").first()
-        if previous is None:
-            return None
-        if (previous.operation, previous.member_id, previous.fingerprint) != (
-            self.operation,
-            self.member.pk,
-            self.fingerprint,
-        ):
-            raise ledger_errors.IdempotencyKeyReused()
-        if previous.error_code:
-            refusal = error_class_for_code(previous.error_code)(previous.error_message)
-            refusal.code = previous.error_code
-            raise refusal
-        return previous
-
-
-def _run_idempotently(request: _Request, attempt, *, replay):
-    """Run `attempt` (which records its success in RewardRequest in its own transaction) once
-    per idempotency key; remember a refusal; return `replay(previous)` for a repeated key."""
-    if not isinstance(request.key, str) or not 0 < len(request.key) <= MAX_IDEMPOTENCY_KEY_LENGTH:
-        raise ledger_errors.InvalidIdempotencyKey()
-    previous = request.previous_outcome()
-    if previous is not None:
-        return replay(previous)
-    try:
-        return attempt()
-    except DomainError as refusal:
-        # The refused transaction has rolled back; remember the refusal in a transaction of its own.
-        try:
-            with transaction.atomic():
-                request.record(error_code=refusal.code, error_message=str(refusal.message)[:500])
-        except IntegrityError:
-            # A concurrent request with the same key recorded its outcome first: that one counts.
-            previous = request.previous_outcome()
-            if previous is not None:
-                return replay(previous)
-            raise
-        raise
-    except IntegrityError:
-        # A concurrent request with the same key committed first (unique key): return its outcome.
-        previous = request.previous_outcome()
-        if previous is not None:
-            return replay(previous)
-        raise
+def _check_quantity(quantity: object, *, low: int, high: int, message: str) -> None:
+    """A whole number in range, before any key is claimed (a request refused for its shape stores nothing)."""
+    if not is_whole_number(quantity) or not low <= quantity <= high:
+        raise errors.InvalidQuantity(message % {"min": low, "max": high})
 
 
 def _balance(member: Member) -> int:

@@ -109,11 +109,10 @@ ID_TABLES = [
     "recycling_cartoninventory",
     "rewards_redemption",
     "rewards_donation",
-    "rewards_rewardrequest",
     "rewards_stationstock",
 ]
 ACTIVITY_TABLES = [
-    "rewards_rewardrequest",
+    "idempotency_idempotencykey",  # the keys' stored results name the rows deleted below
     "rewards_donation",
     "rewards_redemption",
     "recycling_transfer",
@@ -520,7 +519,6 @@ class CampaignRun:
                     "logged_by_id",
                     "occurred_at",
                     "recorded_at",
-                    "idempotency_key",
                     "status",
                     "void_reason",
                     "voided_by_id",
@@ -566,24 +564,9 @@ class CampaignRun:
                 "rewards_donation",
                 ["id", "member_id", "campaign_id", "notebooks", "points", "transfer_id", "station_id", "created_at"],
             ),
-            "requests": bulk.Spool(
-                "rewards_rewardrequest",
-                [
-                    "id",
-                    "key",
-                    "operation",
-                    "member_id",
-                    "fingerprint",
-                    "redemption_id",
-                    "donation_id",
-                    "error_code",
-                    "error_message",
-                    "created_at",
-                ],
-            ),
             "movements": bulk.Spool(
                 "recycling_cartonmovement",
-                ["id", "station_id", "kind", "cartons", "recorded_by_id", "occurred_at", "idempotency_key"],
+                ["id", "station_id", "kind", "cartons", "recorded_by_id", "occurred_at"],
             ),
             "inventories": bulk.Spool("recycling_cartoninventory", ["id", "station_id", "on_hand"]),
             "stock": bulk.Spool("rewards_stationstock", ["id", "station_id", "reward_id", "quantity", "updated_at"]),
@@ -616,7 +599,6 @@ class CampaignRun:
                 ("transfer", "recycling_transfer"),
                 ("redemption", "rewards_redemption"),
                 ("donation", "rewards_donation"),
-                ("request", "rewards_rewardrequest"),
                 ("movement", "recycling_cartonmovement"),
                 ("inventory", "recycling_cartoninventory"),
                 ("stock", "rewards_stationstock"),
@@ -725,7 +707,6 @@ class CampaignRun:
         users, members, dropoffs, transfers = (spools[n] for n in ("users", "members", "dropoffs", "transfers"))
         balance, joined, pools, refunds = self.balance, self.joined, self.pools, self.refunds
         first_user, first_member, first_account = self.first["user"], self.first["member"], self.first["account"]
-        key = self.key
         earned_today: dict[int, int] = {}
         eggs_today: dict[int, int] = {}
         accepted = []
@@ -765,7 +746,7 @@ class CampaignRun:
                 links = f"{transfer_id}\t{transfer_id + 1}" if points else "\\N\t\\N"
                 dropoffs.write(
                     f"{dropoff_id}\t{station_id}\t{first_member + m}\t{cartons}\t{earning}\t{points}\t"
-                    f"{rule.pk}\t{factor_id}\t{staff}\t{when}\t{when}\t{key}-dropoff-{dropoff_id}\t"
+                    f"{rule.pk}\t{factor_id}\t{staff}\t{when}\t{when}\t"
                     f"voided\t{VOID_REASON}\t{staff}\t{clock.text(voided_at)}\t{links}\n"
                 )
                 if points:
@@ -784,7 +765,7 @@ class CampaignRun:
             earning_link = transfer_id if points else "\\N"
             dropoffs.write(
                 f"{dropoff_id}\t{station_id}\t{first_member + m}\t{cartons}\t{earning}\t{points}\t"
-                f"{rule.pk}\t{factor_id}\t{staff}\t{when}\t{when}\t{key}-dropoff-{dropoff_id}\t"
+                f"{rule.pk}\t{factor_id}\t{staff}\t{when}\t{when}\t"
                 f"accepted\t\t\\N\t\\N\t{earning_link}\t\\N\n"
             )
             if points:
@@ -836,7 +817,7 @@ class CampaignRun:
         rng, clock, spools, network = self.rng, self.clock, self.spools, self.network
         reserved = t + rng.randrange(30, 900)
         expires = reserved + settings.GREENBOX_RESERVATION_EXPIRY_DAYS * DAY
-        transfer_id, redemption_id, request_id = self.ids["transfer"], self.ids["redemption"], self.ids["request"]
+        transfer_id, redemption_id = self.ids["transfer"], self.ids["redemption"]
         account = self.first["account"] + m
         member_id = self.first["member"] + m
         station_id = network.station_ids[s]
@@ -872,24 +853,18 @@ class CampaignRun:
             f"{redemption_id}\t{member_id}\t{reward.pk}\t{station_id}\t1\t{cost}\t{status}\t"
             f"{code}\t{transfer_id}\t{refund}\t{reserved_text}\t{clock.text(expires)}\t{tail}\n"
         )
-        spools["requests"].write(
-            f"{request_id}\t{request_key}\treserve\t{member_id}\t"
-            f"reward={reward.pk};station={station_id};quantity=1\t{redemption_id}\t\\N\t\t\t"
-            f"{reserved_text}\n"
-        )
-        for name, count in (("transfers", transfers), ("redemptions", 1), ("requests", 1)):
+        for name, count in (("transfers", transfers), ("redemptions", 1)):
             spools[name].count(count)
         self.available[reward.pk][s] -= 1
         self.balance[m] -= cost
         self.ids["transfer"] += transfers
         self.ids["redemption"] += 1
-        self.ids["request"] += 1
 
     def _donate(self, t: int, s: int, m: int, notebooks: int) -> None:
         rng, clock, spools = self.rng, self.clock, self.spools
         campaign = self.catalog.campaign
         at = clock.text(t + rng.randrange(30, 900))
-        transfer_id, donation_id, request_id = self.ids["transfer"], self.ids["donation"], self.ids["request"]
+        transfer_id, donation_id = self.ids["transfer"], self.ids["donation"]
         member_id = self.first["member"] + m
         points = notebooks * campaign.points_per_notebook
         request_key = f"{self.key}-donate-{donation_id}"
@@ -901,17 +876,12 @@ class CampaignRun:
             f"{donation_id}\t{member_id}\t{campaign.pk}\t{notebooks}\t{points}\t{transfer_id}\t"
             f"{self.network.station_ids[s]}\t{at}\n"
         )
-        spools["requests"].write(
-            f"{request_id}\t{request_key}\tdonate\t{member_id}\t"
-            f"campaign={campaign.pk};notebooks={notebooks}\t\\N\t{donation_id}\t\t\t{at}\n"
-        )
-        for name in ("transfers", "donations", "requests"):
+        for name in ("transfers", "donations"):
             spools[name].count(1)
         self.balance[m] -= points
         self.spent[campaign.account_id] += points
         self.ids["transfer"] += 1
         self.ids["donation"] += 1
-        self.ids["request"] += 1
 
     def _reuse(self, day: int, parcels: int, accepted: list[tuple[int, int, int]]) -> None:
         """Consumers sending parcels take one recycled carton each, from cartons left that day
@@ -929,10 +899,7 @@ class CampaignRun:
                 continue
             self.inventory[s] -= 1
             at = min(t + rng.randrange(300, 4 * HOUR), day_end)
-            spool.write(
-                f"{movement_id}\t{network.station_ids[s]}\treused\t1\t{network.staff[s]}\t{clock.text(at)}\t"
-                f"{self.key}-reuse-{movement_id}\n"
-            )
+            spool.write(f"{movement_id}\t{network.station_ids[s]}\treused\t1\t{network.staff[s]}\t{clock.text(at)}\n")
             movement_id += 1
             written += 1
         spool.count(written)
@@ -946,10 +913,7 @@ class CampaignRun:
         for s, on_hand in enumerate(self.inventory):
             while on_hand > 0:
                 bale = min(on_hand, 10_000)
-                spool.write(
-                    f"{movement_id}\t{network.station_ids[s]}\tbaled\t{bale}\t{network.staff[s]}\t{at}\t"
-                    f"{self.key}-bale-{movement_id}\n"
-                )
+                spool.write(f"{movement_id}\t{network.station_ids[s]}\tbaled\t{bale}\t{network.staff[s]}\t{at}\n")
                 spool.count(1)
                 movement_id += 1
                 on_hand -= bale
@@ -991,7 +955,6 @@ class CampaignRun:
             "dropoffs",
             "redemptions",
             "donations",
-            "requests",
             "movements",
             "inventories",
             "stock",

@@ -1,12 +1,11 @@
 """Reads about stations that other apps share."""
 
+from dataclasses import dataclass
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Exists, OuterRef, QuerySet
 
 from .models import Station, StationStaff
-
-# Where station_for_staff() leaves its answers on the user object: {station id: works there}.
-_WORKS_AT_MEMO = "_stations_works_at"
 
 
 def station_list(*, city_code: str | None = None, is_active: bool | None = None) -> QuerySet[Station]:
@@ -27,37 +26,45 @@ def stations_for_user(*, user: AbstractBaseUser) -> QuerySet[Station]:
     return Station.objects.filter(staff__user=user)
 
 
-def works_at(*, user: AbstractBaseUser, station: Station) -> bool:
-    """Whether the user may log cartons and void drop-offs at this station.
+def works_at(*, user: AbstractBaseUser, station: Station, has_staff_row: bool | None = None) -> bool:
+    """Whether the user may act at this station as its staff (log and void drop-offs, record
+    cartons, hand out rewards): a superuser everywhere, anyone else where they have a
+    StationStaff row. The one statement of that rule.
 
-    Answers from the memo station_for_staff() left on this user object, if any (the API loads the
-    station and this answer in one query, then the service asks again); otherwise one query.
+    `has_staff_row` is whether that row exists, when the caller read it already (staff_at_station()
+    reads it with the station, in one query); otherwise one query asks.
     """
     if user.is_superuser:
         return True
-    remembered = getattr(user, _WORKS_AT_MEMO, {}).get(station.pk)
-    if remembered is not None:
-        return remembered
-    return station.staff.filter(user=user).exists()
+    if has_staff_row is None:
+        has_staff_row = StationStaff.objects.filter(station=station, user_id=user.pk).exists()
+    return has_staff_row
 
 
-def station_for_staff(*, user: AbstractBaseUser, station_id: int) -> Station | None:
-    """The station (with its city), or None; whether `user` works there is read in the same query
-    and remembered on the user object for works_at().
+@dataclass(frozen=True)
+class StaffAtStation:
+    """A staff user, a station, and whether the user works there (works_at()), resolved once by the
+    view. The view hands `station` and `works_here` to the service it calls, which refuses the
+    write when works_here is False; nothing is remembered anywhere else (not on the user)."""
 
-    The memo lives as long as the user object: meant for request.user, which authentication loads
-    afresh for every request, so it never outlives the request it was read in.
-    """
+    user: AbstractBaseUser
+    station: Station
+    works_here: bool
+
+
+def staff_at_station(*, user: AbstractBaseUser, station_id: int) -> StaffAtStation | None:
+    """The station (with its city) and whether `user` works there, in one query; None when there
+    is no such station."""
     station = (
         Station.objects.select_related("city")
-        .annotate(user_works_here=Exists(StationStaff.objects.filter(station=OuterRef("pk"), user_id=user.pk)))
+        .annotate(user_has_staff_row=Exists(StationStaff.objects.filter(station=OuterRef("pk"), user_id=user.pk)))
         .filter(pk=station_id)
         .first()
     )
-    if station is not None:
-        memo = getattr(user, _WORKS_AT_MEMO, None)
-        if memo is None:
-            memo = {}
-            setattr(user, _WORKS_AT_MEMO, memo)  # through a session's lazy user too
-        memo[station.pk] = user.is_superuser or station.user_works_here
-    return station
+    if station is None:
+        return None
+    return StaffAtStation(
+        user=user,
+        station=station,
+        works_here=works_at(user=user, station=station, has_staff_row=station.user_has_staff_row),
+    )

@@ -9,11 +9,10 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.utils import timezone
 
-from api.models import IdempotencyRecord
 from audit.models import AuditEvent
 from audit.services import record_event
+from idempotency.models import IdempotencyKey
 from ledger.models import Account, Transfer
 from ledger.services import lock_accounts, post_transfer
 from recycling.ledger import issuance_account, open_member_account
@@ -29,7 +28,7 @@ from recycling.models import (
     Member,
     RecyclingCampaign,
 )
-from rewards.models import DonationCampaign, Reward, RewardRequest, StationStock
+from rewards.models import DonationCampaign, Reward, StationStock
 from rewards.services import donate, reserve_reward
 from stations.models import City, Station, StationStaff
 
@@ -136,7 +135,6 @@ class DropOffFactory(factory.django.DjangoModelFactory):
     rule = factory.SubFactory(EarningRuleFactory)
     emission_factor = factory.LazyFunction(lambda: EmissionFactor.objects.earliest("valid_from"))
     logged_by = factory.SubFactory(StaffUserFactory)
-    idempotency_key = factory.Sequence(lambda n: f"factory-dropoff-{n}")
 
 
 class SuperuserFactory(UserFactory):
@@ -221,20 +219,6 @@ class DonationFactory(factory.Factory):
         return donate(**kwargs).donation
 
 
-class RewardRequestFactory(factory.django.DjangoModelFactory):
-    """A remembered refusal (a success is only ever recorded by the service that produced it)."""
-
-    class Meta:
-        model = RewardRequest
-
-    key = factory.Sequence(lambda n: f"factory-request-{n}")
-    operation = RewardRequest.Operation.RESERVE
-    member = factory.SubFactory(MemberFactory)
-    fingerprint = "reward=1;station=1;quantity=1"
-    error_code = "out_of_stock"
-    error_message = "This reward is out of stock at this station."
-
-
 class EmissionFactorFactory(factory.django.DjangoModelFactory):
     """A factor of 0.2 kg board x 2 kg CO2e/kg = 0.4 kg CO2e per carton, from 2001 on (one day later
     per factor, valid_from being unique). It overtakes the default factor of 2000 for new drop-offs."""
@@ -273,7 +257,6 @@ class CartonMovementFactory(factory.django.DjangoModelFactory):
     kind = CartonMovement.Kind.REUSED
     cartons = 1
     recorded_by = factory.SubFactory(StaffUserFactory)
-    idempotency_key = factory.Sequence(lambda n: f"factory-movement-{n}")
 
 
 class RecyclingCampaignFactory(factory.django.DjangoModelFactory):
@@ -359,22 +342,18 @@ class TransferFactory(factory.django.DjangoModelFactory):
             return post_transfer(debit=locked[debit_account.pk], credit=locked[credit_account.pk], **kwargs)
 
 
-class IdempotencyRecordFactory(factory.django.DjangoModelFactory):
-    """A finished API request remembered under its Idempotency-Key."""
+class IdempotencyKeyFactory(factory.django.DjangoModelFactory):
+    """A keyed write's first outcome, a success, stored under its key in a station's scope (a
+    refusal: refusal_code and refusal_message, with result=None)."""
 
     class Meta:
-        model = IdempotencyRecord
+        model = IdempotencyKey
 
-    user = factory.SubFactory(UserFactory)
+    scope = factory.Sequence(lambda n: f"station:{n + 1}")
     key = factory.Sequence(lambda n: f"key-{n}")
-    method = "POST"
-    path = "/api/v1/dropoffs/"
+    operation = "dropoff"
     fingerprint = factory.Sequence(lambda n: f"{n:064x}")
-    status = IdempotencyRecord.Status.COMPLETED
-    lock_token = factory.Sequence(lambda n: f"{n:032x}")
-    response_status = 201
-    response_body = "{}"
-    completed_at = factory.LazyFunction(timezone.now)
+    result = factory.LazyAttribute(lambda key: {"dropoff": 1, "balance": 10})
 
 
 class AuditEventFactory(factory.django.DjangoModelFactory):

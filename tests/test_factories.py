@@ -41,8 +41,8 @@ def test_ledger_factories_keep_the_books_balanced():
 
 @pytest.mark.django_db
 def test_audit_and_idempotency_factories_write_rows():
-    """The audit event goes through record_event; the idempotency record is a finished request."""
+    """The audit event goes through record_event; the idempotency key holds a stored result."""
     event = factories.AuditEventFactory()
-    record = factories.IdempotencyRecordFactory()
+    key = factories.IdempotencyKeyFactory()
     assert event.pk and event.action == "dropoff_voided"
-    assert record.pk and record.response_status == 201
+    assert key.pk and not key.refused and key.result == {"dropoff": 1, "balance": 10}

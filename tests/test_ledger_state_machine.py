@@ -11,9 +11,10 @@ Why a Django TestCase (one transaction around the test) and not a TransactionTes
 - each example runs inside a savepoint that teardown() rolls back, so every example starts
   from the same empty database, fast; a TransactionTestCase would have to empty the tables
   between examples, and PostgreSQL refuses DELETE of ledger transfers (append-only trigger);
-- reserve_reward and donate remember a refusal in an atomic block of its own after the refused
-  one rolled back; inside the test's transaction both are savepoints, so the refusal is kept
-  (and replayed, which the "retry" rule checks) exactly as it is in autocommit;
+- the services run in durable transactions (idempotency.services.run_idempotent), which store a
+  refusal under its key in the same transaction after rolling the write back to a savepoint;
+  inside the example's transaction (tests/transactions.py) they are savepoints, so the refusal
+  is kept (and replayed, which the "retry" rule checks) exactly as it is in autocommit;
 - transaction.on_commit hooks never run, so voids, cancellations and expiries enqueue no Celery
   recompute on the broker; the "aggregate" rule calls recycling.totals.aggregate_day itself.
 
@@ -62,6 +63,7 @@ from tests.factories import (
     StationStaffFactory,
     StationStockFactory,
 )
+from tests.transactions import example_transaction
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 START = datetime(2024, 3, 1, 9, 0, tzinfo=SHANGHAI)
@@ -83,7 +85,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         # Everything an example writes is rolled back in teardown().
-        self._atomic = transaction.atomic()
+        self._atomic = example_transaction()  # the services' durable transactions nest in it
         self._atomic.__enter__()
         self.keys = itertools.count()
         EarningRuleFactory(points_per_carton=POINTS_PER_CARTON, daily_carton_cap=DAILY_CAP)
@@ -120,7 +122,7 @@ class LedgerMachine(RuleBasedStateMachine):
         return f"machine-{next(self.keys)}"
 
     def snapshot(self) -> dict:
-        """What a refusal must leave as it was (RewardRequest, which remembers it, aside)."""
+        """What a refusal must leave as it was (the idempotency key that remembers it aside)."""
         return {
             "balances": dict(Account.objects.values_list("pk", "balance")),
             "stock": dict(StationStock.objects.values_list("pk", "quantity")),

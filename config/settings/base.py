@@ -255,10 +255,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
-# Idempotency-Key records (api.models.IdempotencyRecord) are kept at least this long; a
-# request still "in progress" after the lock timeout is taken to have crashed and may be retried.
-GREENBOX_API_IDEMPOTENCY_RETENTION_HOURS = 24
-GREENBOX_API_IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = 120
 # Idempotency keys of every keyed write (idempotency.models.IdempotencyKey) are kept at least this
-# long; a retry sent later runs as a new request.
-GREENBOX_IDEMPOTENCY_RETENTION_HOURS = 24
+# long; a retry sent later runs as a new request. 30 days: a station device queues drop-offs while
+# it is offline and re-sends the queue when it is back, possibly under another staff login, and
+# nothing bounds how long a station may be offline (the campaign brief names no limit, and the
+# batch endpoint accepts drop-offs of any earlier day), so the keys outlive any plausible outage,
+# a whole 20-day campaign window included. The cost is one small row per write, purged daily.
+GREENBOX_IDEMPOTENCY_RETENTION_HOURS = 30 * 24

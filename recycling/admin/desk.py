@@ -23,10 +23,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from core.admin import ReadOnlyAdminMixin, service_form_page
+from idempotency.errors import KeyReused
 from stations.models import Station
-from stations.selectors import stations_for_user
+from stations.selectors import stations_for_user, works_at
 
-from ..errors import DomainError, IdempotencyKeyReused
+from ..errors import DomainError
 from ..forms import CartonMovementForm, DropOffForm, VoidReasonForm
 from ..models import CartonInventory, CartonMovement, DropOff
 from ..services import DropOffResult, record_carton_movement, record_dropoff, void_dropoff
@@ -141,7 +142,7 @@ class DeskFormAdmin(StationScopedAdmin):
     def _record(self, request: HttpRequest, form: forms.Form) -> Recorded | None:
         try:
             recorded = self.record(request, form.cleaned_data)
-        except IdempotencyKeyReused:
+        except KeyReused:
             form.add_error(None, self.key_reused_message)
             return None
         except DomainError as error:
@@ -189,7 +190,6 @@ class DropOffAdmin(DeskFormAdmin):
         "void_reason",
         "voided_by",
         "voided_at",
-        "idempotency_key",
     )
     readonly_fields = ("member_masked",)
     list_filter = ("status",)
@@ -210,11 +210,13 @@ class DropOffAdmin(DeskFormAdmin):
         return str(dropoff.member)
 
     def record(self, request: HttpRequest, data: dict) -> Recorded:
+        station = data["station"]
         result = record_dropoff(
-            station=data["station"],
+            station=station,
             member_code=data["member_code"],
             cartons=data["cartons"],
             staff=request.user,
+            works_here=works_at(user=request.user, station=station),  # once, here: the service refuses False
             idempotency_key=data["idempotency_key"],
         )
         return Recorded(row=result.dropoff, replayed=result.replayed, message=_dropoff_message(result))
@@ -330,7 +332,7 @@ class CartonMovementAdmin(DeskFormAdmin):
     search_fields = ("=station__code",)
     search_help_text = _("Station code.")
     show_full_result_count = False
-    fields = ("station", "kind", "cartons", "occurred_at", "recorded_by", "idempotency_key")
+    fields = ("station", "kind", "cartons", "occurred_at", "recorded_by")
     desk_form = CartonMovementForm
     desk_form_title = _("Record cartons reused or baled")
     desk_form_template = "admin/recycling/cartonmovement/record_movement.html"
@@ -340,7 +342,8 @@ class CartonMovementAdmin(DeskFormAdmin):
     )
 
     def record(self, request: HttpRequest, data: dict) -> Recorded:
-        result = record_carton_movement(staff=request.user, **data)  # the form's fields are its parameters
+        works_here = works_at(user=request.user, station=data["station"])  # once, here: the service refuses False
+        result = record_carton_movement(staff=request.user, works_here=works_here, **data)  # the form's fields
         message = _movement_message(result.movement, on_hand=result.on_hand, replayed=result.replayed)
         return Recorded(row=result.movement, replayed=result.replayed, message=message)
 

@@ -3,6 +3,7 @@ points, a reward in stock, a reservation, a campaign and some daily totals, and 
 per role, signed in with a token."""
 
 import itertools
+import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -42,6 +43,19 @@ def _empty_cache():
     cache.clear()
 
 
+class KeyedClient(APIClient):
+    """An API client that sends a fresh Idempotency-Key with every POST, as a device does (every
+    write requires one), unless the test gives its own or sets `sends_keys = False`."""
+
+    sends_keys = True
+
+    def post(self, path, data=None, format=None, content_type=None, follow=False, **extra):
+        given = "HTTP_IDEMPOTENCY_KEY" in extra or "Idempotency-Key" in (extra.get("headers") or {})
+        if self.sends_keys and not given:
+            extra["HTTP_IDEMPOTENCY_KEY"] = f"test-{uuid.uuid4().hex}"
+        return super().post(path, data, format, content_type, follow, **extra)
+
+
 @pytest.fixture
 def throttle_rates(monkeypatch):
     """throttle_rates(user="2/min"): set throttle rates for this test (None lifts one).
@@ -57,7 +71,7 @@ def throttle_rates(monkeypatch):
 
 
 def token_client(user) -> APIClient:
-    client = APIClient()
+    client = KeyedClient()
     if user is not None:
         client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     return client

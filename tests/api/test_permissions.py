@@ -3,7 +3,8 @@
 EXPECTED names, for each route of the URLconf, the status each role gets for each method it
 supports; every other method is a 405 for everyone. A route added to api/urls.py without an
 entry here fails test_every_route_has_expectations. Each request runs in a savepoint that is
-rolled back, so every role meets the same world.
+rolled back (tests/transactions.py: the services' durable transactions nest in it), so every
+role meets the same world.
 """
 
 import json
@@ -13,6 +14,7 @@ from django.db import transaction
 from django.urls import URLPattern, reverse
 
 from api import urls as api_urls
+from tests.transactions import example_transaction
 
 from .conftest import ROLES
 
@@ -156,10 +158,14 @@ def test_permission_matrix(route, method, world, client_for):
     body_factory, expected = by_method.get(method, (None, dict.fromkeys(ROLES, 405)))
     got = {}
     for role in ROLES:
-        with transaction.atomic():
+        with example_transaction():
             body = body_factory(world) if body_factory else None
             response = client_for(role).generic(
-                method, url, data=None if body is None else json.dumps(body), content_type="application/json"
+                method,
+                url,
+                data=None if body is None else json.dumps(body),
+                content_type="application/json",
+                HTTP_IDEMPOTENCY_KEY=f"matrix-{role}",
             )
             transaction.set_rollback(True)
         got[role] = response.status_code

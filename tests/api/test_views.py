@@ -145,18 +145,17 @@ def test_totals_filter_by_day_range_and_city(world, client_for):
 
 # What one drop-off POST sends to the database, in autocommit as in production (transactional_db:
 # no test transaction around the request), besides one BEGIN and one COMMIT (left out of the
-# count: the backends do not capture the same ones). On PostgreSQL record_dropoff() is one call
-# of a database function; elsewhere it runs through the ORM. A new query on this path fails the
-# test: add it here only with a reason.
+# count). A new query on this path fails the test: add it here only with a reason.
 DROPOFF_POST_STATEMENTS = [
     "the token and its user",  # DRF's TokenAuthentication
     "whether the user is station staff (EXISTS)",  # api.permissions.IsStationStaff
-    # BEGIN
-    "api_lock_idempotency_key(): the key's advisory lock and its record",  # api.idempotency
-    "the station, its city and whether the user works there",  # stations.selectors.station_for_staff
-    "the member, their account and whether the service key was used",  # recycling.selectors
+    "the station, its city and whether the user works there",  # stations.selectors.staff_at_station
+    # BEGIN (idempotency.services.run_idempotent: the key's durable transaction)
+    "the key's advisory lock",
+    "the key's earlier outcome, if any",
+    "SAVEPOINT (the write's, which a refusal rolls back to)",
+    "the member and their account",  # recycling.selectors.member_for_dropoff
     "the earning rule and the emission factor in force",  # recycling.selectors.earning_terms_in_force
-    "SAVEPOINT (record_dropoff's atomic block, nested in the API's transaction)",
     "lock the member's and the station's issuance accounts",  # recycling.ledger
     "the member's earning cartons of the day",
     "INSERT the drop-off",
@@ -164,11 +163,11 @@ DROPOFF_POST_STATEMENTS = [
     "UPDATE the drop-off's link to its earning transfer",
     "UPDATE the carton inventory",
     "RELEASE SAVEPOINT",
-    "INSERT the idempotency record with the response",
+    "INSERT the key's outcome",  # then COMMIT
 ]
-# Per batch item: the member, rule and factor, lock, day's cartons, the drop-off's INSERT, the
-# transfer's posting, the UPDATEs of its link to the transfer and of the carton inventory.
-BATCH_ITEM_STATEMENTS = 8
+# Per batch item: the same from the key's lock to its outcome (each item its own transaction); the
+# token, the staff check and the station are once per batch.
+BATCH_ITEM_STATEMENTS = len(DROPOFF_POST_STATEMENTS) - 3
 
 
 def statements(queries: CaptureQueriesContext) -> list[str]:
@@ -187,7 +186,7 @@ def test_recording_a_drop_off_takes_a_fixed_number_of_queries(world, client_for,
 
 
 def test_a_batch_takes_a_fixed_number_of_queries_per_item(world, client_for, transactional_db):
-    """Authentication, the idempotency record, the station and the staff check are once per batch."""
+    """Authentication, the station and the staff check are once per batch."""
     staff = client_for("staff_a")
 
     def batch_queries(size: int, key: str) -> int:
@@ -201,9 +200,8 @@ def test_a_batch_takes_a_fixed_number_of_queries_per_item(world, client_for, tra
         return len(statements(queries))
 
     one, five = batch_queries(1, "one"), batch_queries(5, "five")
-    per_item = BATCH_ITEM_STATEMENTS
-    assert five - one == 4 * per_item
-    assert one == 5 + per_item  # token, staff check, claim, station, response; then the item
+    assert five - one == 4 * BATCH_ITEM_STATEMENTS
+    assert one == 3 + BATCH_ITEM_STATEMENTS  # token, staff check, station; then the item
 
 
 def test_the_schema_and_swagger_ui_are_served_without_a_cdn(world, client):

@@ -26,6 +26,7 @@ from idempotency.services import (
     purge_expired_keys,
     request_fingerprint,
     run_idempotent,
+    run_idempotent_if_keyed,
     station_scope,
     was_replayed,
 )
@@ -150,6 +151,23 @@ def test_a_key_that_is_not_1_to_100_characters_is_refused_before_anything_runs(k
     assert write.runs == 0 and not IdempotencyKey.objects.exists()
 
 
+def test_without_a_key_the_write_runs_each_time_and_nothing_is_stored():
+    """run_idempotent_if_keyed() without a key: a caller with none (an admin action) whose
+    write's own state makes it act once."""
+    write = Writes()
+
+    def unkeyed():
+        return run_idempotent_if_keyed(
+            scope=SCOPE, key=None, operation="void", fingerprint=FINGERPRINT, write=write, to_result=event_result
+        )
+
+    first, second = unkeyed(), unkeyed()
+
+    assert write.runs == 2 and not first.replayed and not second.replayed
+    assert first.result["event"] != second.result["event"]
+    assert not IdempotencyKey.objects.exists()
+
+
 @pytest.mark.parametrize(
     "other", [{"operation": "movement"}, {"fingerprint": request_fingerprint(member_code="ABC", cartons=4)}]
 )
@@ -220,9 +238,10 @@ def test_the_fingerprint_is_the_sha256_of_the_canonical_parameters():
     assert request_fingerprint(cartons=None) != request_fingerprint()
 
 
-def test_keys_are_kept_24_hours_then_purged_by_the_service_the_task_and_the_command():
+def test_keys_are_kept_30_days_then_purged_by_the_service_the_task_and_the_command():
+    """30 days: longer than a station device may plausibly stay offline (config/settings/base.py)."""
     now = timezone.now()
-    for key, age in [("old", timedelta(hours=25)), ("recent", timedelta(hours=23))]:
+    for key, age in [("old", timedelta(days=30, minutes=1)), ("recent", timedelta(days=29, hours=23))]:
         run(Writes(), key=key)
         IdempotencyKey.objects.filter(key=key).update(created_at=now - age)
 
@@ -230,20 +249,20 @@ def test_keys_are_kept_24_hours_then_purged_by_the_service_the_task_and_the_comm
     assert list(IdempotencyKey.objects.values_list("key", flat=True)) == ["recent"]
     assert purge_expired_keys(now=now) == 0
 
-    IdempotencyKey.objects.update(created_at=now - timedelta(days=2))
+    IdempotencyKey.objects.update(created_at=now - timedelta(days=31))
     assert purge_expired_keys_task.apply().get() == 1
 
     run(Writes(), key="older")
-    IdempotencyKey.objects.update(created_at=now - timedelta(days=2))
+    IdempotencyKey.objects.update(created_at=now - timedelta(days=31))
     output = io.StringIO()
     call_command("purge_old_idempotency_keys", stdout=output)
     assert not IdempotencyKey.objects.exists()
-    assert output.getvalue() == "Deleted 1 idempotency keys older than 24 hours.\n"
+    assert output.getvalue() == "Deleted 1 idempotency keys older than 720 hours.\n"
 
 
 def test_a_purged_key_runs_as_a_new_request():
     run(Writes())
-    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(hours=25))
+    IdempotencyKey.objects.update(created_at=timezone.now() - timedelta(days=31))
     purge_expired_keys()
 
     again = run(Writes())

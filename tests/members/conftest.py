@@ -7,10 +7,11 @@ from types import SimpleNamespace
 import pytest
 from django.test import Client
 
+from idempotency.models import IdempotencyKey
 from ledger.models import Account, Transfer
 from recycling.models import Member
 from recycling.services import record_dropoff, register_member
-from rewards.models import Donation, Redemption, RewardRequest, StationStock
+from rewards.models import Donation, Redemption, StationStock
 from tests.factories import (
     DonationCampaignFactory,
     EarningRuleFactory,
@@ -47,7 +48,7 @@ def snapshot() -> dict:
         "transfers": Transfer.objects.count(),
         "redemptions": list(Redemption.objects.values_list("pk", "status")),
         "donations": Donation.objects.count(),
-        "successes": RewardRequest.objects.filter(error_code="").count(),
+        "successes": IdempotencyKey.objects.filter(refusal_code="").count(),
     }
 
 

@@ -16,12 +16,13 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
+from idempotency.errors import KeyInProgress
 from ledger.audit import ledger_violations
 from ledger.models import Account, Transfer
 from ledger.services import lock_accounts
 from recycling.ledger import issuance_account
 from recycling.models import DropOff, Member
-from recycling.services import record_dropoff, register_member, void_dropoff
+from recycling.services import DropOffResult, record_dropoff, register_member, void_dropoff
 from tests.concurrency import JOIN_TIMEOUT, run_concurrently
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
 
@@ -82,8 +83,9 @@ def test_the_daily_cap_holds_under_concurrent_dropoffs(committed):
 
 
 def test_concurrent_retries_with_one_key_record_one_dropoff(committed):
-    """20 requests with the same idempotency key at once: one drop-off and one transfer exist,
-    every thread gets that drop-off back, and exactly one of them is not a replay."""
+    """20 requests with the same idempotency key at once: one drop-off and one transfer exist;
+    every other thread gets that drop-off back as a replay, or KeyInProgress (the API's 409)
+    when it came while the first still ran; exactly one result is not a replay."""
     member, station, staff = committed["member"], committed["station"], committed["staff"]
 
     outcomes = run_concurrently(
@@ -93,10 +95,13 @@ def test_concurrent_retries_with_one_key_record_one_dropoff(committed):
         ),
     )
 
-    assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+    results = [outcome for outcome in outcomes if not isinstance(outcome, KeyInProgress)]
+    assert all(isinstance(outcome, DropOffResult) for outcome in results), outcomes
     dropoff = DropOff.objects.get()
-    assert {outcome.dropoff.pk for outcome in outcomes} == {dropoff.pk}
-    assert Counter(outcome.replayed for outcome in outcomes) == {True: THREADS - 1, False: 1}
+    assert {outcome.dropoff.pk for outcome in results} == {dropoff.pk}
+    assert [outcome.replayed for outcome in results].count(False) == 1
+    retry = record_dropoff(station=station, member_code=member.code, cartons=3, staff=staff, idempotency_key="same-key")
+    assert retry.replayed and retry.dropoff.pk == dropoff.pk
     assert Transfer.objects.get() == dropoff.earning_transfer
     assert balance_of(member.account) == 30
     assert ledger_violations() == []
@@ -111,7 +116,7 @@ def test_racing_voids_succeed_exactly_once(committed):
 
     outcomes = run_concurrently(10, lambda i: void_dropoff(dropoff_id=dropoff.pk, staff=staff, reason=f"void {i}"))
 
-    assert Counter(type(outcome).__name__ for outcome in outcomes) == {"DropOff": 1, "AlreadyVoided": 9}
+    assert Counter(type(outcome).__name__ for outcome in outcomes) == {"VoidResult": 1, "AlreadyVoided": 9}
     assert DropOff.objects.get().status == DropOff.Status.VOIDED
     assert Transfer.objects.filter(kind=Transfer.Kind.REVERSAL).count() == 1
     assert balance_of(member.account) == 0

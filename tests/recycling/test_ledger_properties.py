@@ -8,7 +8,6 @@ from collections import defaultdict
 from datetime import UTC, datetime
 
 import pytest
-from django.db import transaction
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from recycling.days import shanghai_day
 from recycling.models import DropOff
 from recycling.services import record_dropoff, void_dropoff
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
+from tests.transactions import Rollback, example_transaction
 
 POINTS_PER_CARTON = 10
 DAILY_CAP = 20
@@ -46,10 +46,6 @@ retry_op = st.tuples(st.just("retry"), st.integers(0, 10_000))  # resend an earl
 operations = st.lists(st.one_of(record_op, record_op, void_op, retry_op), min_size=1, max_size=25)
 
 
-class Rollback(Exception):
-    """Raised at the end of an example to undo everything it wrote."""
-
-
 @pytest.mark.django_db
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=operations)
@@ -60,7 +56,7 @@ def test_random_dropoffs_and_voids_keep_the_ledger_consistent(ops):
     member's balance is the sum of points of their accepted drop-offs, each drop-off earned for
     exactly the cartons left under the daily cap at its time, and no member-day exceeds the cap."""
     try:
-        with transaction.atomic():
+        with example_transaction():  # the services' durable transactions are savepoints inside it
             _run_example(ops)
             raise Rollback
     except Rollback:

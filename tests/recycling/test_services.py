@@ -13,6 +13,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from idempotency.errors import InvalidKey, KeyReused
+from idempotency.models import IdempotencyKey
+from idempotency.services import station_scope, was_replayed
 from ledger.audit import (
     balances_sum_to_zero,
     cached_balances_match_transfers,
@@ -149,7 +152,12 @@ def test_record_dropoff_creates_the_dropoff_and_its_earning_transfer(record, rul
     assert (dropoff.cartons, dropoff.earning_cartons, dropoff.points) == (3, 3, 30)
     assert dropoff.rule == rule
     assert dropoff.status == DropOff.Status.ACCEPTED
-    assert dropoff.idempotency_key == "scan-1"
+    stored = IdempotencyKey.objects.get(key="scan-1")
+    assert (stored.scope, stored.operation, stored.result) == (
+        station_scope(staff.station.pk),
+        "dropoff",
+        {"dropoff": dropoff.pk, "balance": 30},
+    )
     transfer = Transfer.objects.get()
     issuer = issuance_account(station=staff.station)
     assert transfer.kind == Transfer.Kind.EARNING
@@ -187,23 +195,16 @@ def test_record_dropoff_allows_a_station_clock_a_little_ahead(record, member):
     assert balance_of(member) == 30
 
 
-def test_the_station_may_be_given_by_its_id(record, staff, member):
-    """The API passes the id it was sent: the same drop-off as with the Station."""
-    result = record(station=staff.station.pk)
-
-    assert result.dropoff.station_id == staff.station.pk
-    assert result.dropoff.station.code == staff.station.code
-    assert DropOff.objects.get().points == 30
-    assert balance_of(member) == 30
-
-
-def test_an_unknown_station_id_is_refused(record):
+def test_the_views_answer_to_works_at_is_the_one_the_service_uses(record, staff, member):
+    """works_here=False (the view found the user does not work there) is refused before the key is
+    claimed, whatever the StationStaff rows say; True is trusted without asking again."""
     before = ledger_state()
+    with pytest.raises(errors.NotStationStaff):
+        record(works_here=False, idempotency_key="resolved")
+    assert ledger_state() == before and not IdempotencyKey.objects.exists()
 
-    with pytest.raises(errors.UnknownStation):
-        record(station=10**12)
-
-    assert ledger_state() == before
+    assert not record(works_here=True, idempotency_key="resolved").replayed
+    assert balance_of(member) == 30
 
 
 def test_superuser_may_record_at_any_station(record, member):
@@ -220,10 +221,11 @@ def test_record_dropoff_runs_a_bounded_number_of_queries(record, django_assert_m
     """One drop-off takes a fixed handful of queries, not one per earlier drop-off."""
     for _ in range(3):
         record()
-    # The staff check, the member (with the key check), the rule and factor; then in a savepoint:
-    # lock both accounts, the day's cartons, 2 INSERTs, the drop-off's link to its transfer, one
-    # UPDATE of both balances, the inventory.
-    with django_assert_max_num_queries(12):
+    # The staff check; the key's transaction (here a savepoint): its advisory lock, its earlier
+    # row; the write's savepoint: the member, the rule and factor, lock both accounts, the day's
+    # cartons, 2 INSERTs, the drop-off's link to its transfer, one UPDATE of both balances, the
+    # inventory; its release; the key's row.
+    with django_assert_max_num_queries(17):
         record()
 
 
@@ -345,10 +347,38 @@ def test_record_dropoff_refuses_an_invalid_idempotency_key(record, key):
     """The key is 1 to 100 characters; nothing is written otherwise."""
     before = ledger_state()
 
-    with pytest.raises(errors.InvalidIdempotencyKey):
+    with pytest.raises(InvalidKey):
         record(idempotency_key=key)
 
     assert ledger_state() == before
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [({"cartons": 0}, errors.InvalidCartonCount), ({"occurred_at": "future"}, errors.InvalidTime)],
+)
+def test_a_request_refused_for_its_shape_stores_nothing_so_the_corrected_retry_goes_through(record, bad, error):
+    if bad.get("occurred_at") == "future":
+        bad = {"occurred_at": timezone.now() + timedelta(hours=1)}
+    with pytest.raises(error):
+        record(idempotency_key="fix-me", **bad)
+    assert not IdempotencyKey.objects.exists()
+
+    assert not record(idempotency_key="fix-me").replayed
+
+
+def test_a_domain_refusal_is_stored_and_replayed_even_once_it_no_longer_holds(record, station):
+    """An unknown member is refused under the key; the same request later gets the same refusal,
+    even once a member with that code exists (a new attempt needs a new key)."""
+    with pytest.raises(errors.UnknownMember):
+        record(member_code="NOSUCHMEMBER0001", idempotency_key="k")
+    MemberFactory(code="NOSUCHMEMBER0001")
+
+    with pytest.raises(errors.UnknownMember) as replay:
+        record(member_code="NOSUCHMEMBER0001", idempotency_key="k")
+
+    assert was_replayed(replay.value)
+    assert not DropOff.objects.exists()
 
 
 # record_dropoff: idempotency
@@ -382,19 +412,34 @@ def test_retry_of_a_capped_dropoff_is_replayed_too(record, member):
     assert Transfer.objects.count() == 1
 
 
-@pytest.mark.parametrize("change", ["cartons", "member", "station"])
+def test_the_same_key_from_another_login_at_the_station_is_replayed(record, staff, member):
+    """Keys are the station's: a device's queue re-sent under a colleague's login records nothing twice."""
+    first = record(cartons=3, idempotency_key="queued-1")
+    colleague = StationStaffFactory(station=staff.station).user
+
+    again = record(cartons=3, idempotency_key="queued-1", staff=colleague)
+
+    assert again.replayed and again.dropoff.pk == first.dropoff.pk
+    assert again.dropoff.logged_by == staff.user
+    assert DropOff.objects.count() == 1 and balance_of(member) == 30
+
+
+def test_the_same_key_at_another_station_is_that_stations_own(record, staff):
+    record(cartons=3, idempotency_key="scan-9")
+    other_station = StationStaffFactory(user=staff.user, station=StationFactory()).station
+
+    assert not record(idempotency_key="scan-9", station=other_station).replayed
+    assert DropOff.objects.count() == 2
+
+
+@pytest.mark.parametrize("change", ["cartons", "member"])
 def test_same_key_with_a_different_request_is_refused(record, staff, change):
-    """Reusing a key for a different station, member or carton count raises IdempotencyKeyReused."""
+    """Reusing a key at the station for a different member or carton count raises KeyReused."""
     record(cartons=3, idempotency_key="scan-9")
     before = ledger_state()
-    other_station = StationStaffFactory(user=staff.user, station=StationFactory()).station
-    different = {
-        "cartons": {"cartons": 4},
-        "member": {"member_code": MemberFactory().code},
-        "station": {"station": other_station},
-    }[change]
+    different = {"cartons": {"cartons": 4}, "member": {"member_code": MemberFactory().code}}[change]
 
-    with pytest.raises(errors.IdempotencyKeyReused):
+    with pytest.raises(KeyReused):
         record(idempotency_key="scan-9", **different)
 
     assert ledger_state().dropoffs == before.dropoffs
@@ -546,7 +591,7 @@ def dropoff(record):
 def test_void_reverses_the_points_and_marks_the_dropoff(dropoff, staff, member):
     """Voiding posts one reversal of the earning transfer, returns the balance to 0 and records
     who voided it, when and why."""
-    voided = void_dropoff(dropoff_id=dropoff.pk, staff=staff.user, reason="  scanned twice  ")
+    voided = void_dropoff(dropoff_id=dropoff.pk, staff=staff.user, reason="  scanned twice  ").dropoff
 
     dropoff.refresh_from_db()
     assert voided == dropoff

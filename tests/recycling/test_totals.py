@@ -44,6 +44,7 @@ from tests.factories import (
     StationStaffFactory,
     StationStockFactory,
 )
+from tests.transactions import Rollback, example_transaction
 
 THOUSANDTH = Decimal("0.001")
 
@@ -205,10 +206,6 @@ reuse_op = st.tuples(
 operations = st.lists(st.one_of(dropoff_op, dropoff_op, dropoff_op, void_op, reuse_op), min_size=1, max_size=30)
 
 
-class Rollback(Exception):
-    """Raised at the end of an example to undo everything it wrote."""
-
-
 def _run_operations(ops) -> None:
     EarningRuleFactory(points_per_carton=10, daily_carton_cap=20)
     cities = [CityFactory(), CityFactory()]
@@ -272,7 +269,7 @@ def test_daily_totals_equal_a_plain_sql_ground_truth(ops):
     drop-offs count nowhere, a city's distinct members are counted from its drop-offs, days
     without activity get no rows, and aggregating again changes nothing."""
     try:
-        with transaction.atomic():
+        with example_transaction():  # the services' durable transactions are savepoints inside it
             _run_operations(ops)
             for day in DAYS:
                 aggregate_day(day=day)

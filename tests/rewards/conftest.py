@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from idempotency.models import IdempotencyKey
 from ledger.models import Account, Transfer
 from recycling.models import Member
 from recycling.services import record_dropoff
-from rewards.models import Donation, Redemption, RewardRequest, StationStock
+from rewards.models import Donation, Redemption, StationStock
 from tests.factories import (
     DonationCampaignFactory,
     EarningRuleFactory,
@@ -61,7 +62,8 @@ def snapshot() -> dict:
 
 
 def refusals() -> list[tuple[str, str]]:
-    return list(RewardRequest.objects.exclude(error_code="").values_list("key", "error_code"))
+    """The refusals stored under their idempotency keys: (key, code)."""
+    return list(IdempotencyKey.objects.exclude(refusal_code="").values_list("key", "refusal_code"))
 
 
 @pytest.fixture

@@ -7,12 +7,15 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import translation
 
+from idempotency.errors import InvalidKey, KeyReused
+from idempotency.models import IdempotencyKey
+from idempotency.services import member_scope
 from ledger.audit import ledger_violations
 from ledger.models import Account, Transfer
 from recycling import errors as ledger_errors
 from rewards import errors, services
 from rewards.demo import load_demo_catalog
-from rewards.models import Donation, DonationCampaign, Redemption, Reward, RewardRequest, StationStock
+from rewards.models import Donation, DonationCampaign, Redemption, Reward, StationStock
 from rewards.selectors import campaign_progress
 from rewards.tasks import expire_reservations as expire_task
 from tests.factories import (
@@ -164,7 +167,12 @@ def test_reserve_debits_the_member_takes_the_stock_and_records_the_transfer(desk
     assert transfer.debit_account == desk.member.account
     assert transfer.credit_account == desk.eggs.account
     assert Account.objects.get(pk=desk.eggs.account_id).balance == 40
-    assert RewardRequest.objects.get(key="r1").redemption == redemption
+    stored = IdempotencyKey.objects.get(key="r1")
+    assert (stored.scope, stored.operation, stored.result["redemption"]) == (
+        member_scope(desk.member.pk),
+        "reserve",
+        redemption.pk,
+    )
     assert ledger_violations() == []
 
 
@@ -227,8 +235,9 @@ def _donation_reward(desk):
     ],
 )
 def test_reserve_refusals_change_nothing_and_are_remembered(desk, prepare, quantity, error):
-    """Each refusal raises its clear error, leaves balances, stock, transfers and redemptions
-    as they were, and is remembered under its idempotency key."""
+    """Each refusal raises its clear error and leaves balances, stock, transfers and redemptions
+    as they were. A domain refusal is remembered under its idempotency key; a quantity out of
+    range (the request's own shape) is not, so the corrected retry with the key goes through."""
     if prepare:
         prepare(desk)
     before = snapshot()
@@ -237,7 +246,11 @@ def test_reserve_refusals_change_nothing_and_are_remembered(desk, prepare, quant
         reserve(desk, quantity=quantity, key="refused")
 
     assert snapshot() == before
-    assert refusals() == [("refused", raised.value.code)]
+    if error is errors.InvalidQuantity:
+        assert refusals() == []
+        assert not reserve(desk, quantity=1, key="refused").replayed
+    else:
+        assert refusals() == [("refused", raised.value.code)]
 
 
 @pytest.mark.django_db
@@ -291,29 +304,30 @@ def test_a_retried_refusal_is_refused_again_even_after_the_member_earned_points(
 
 @pytest.mark.django_db
 def test_the_same_key_for_a_different_request_is_refused(desk):
-    """Reusing a key with another quantity, reward, or member raises IdempotencyKeyReused and
-    writes nothing more."""
+    """Reusing a key with another quantity, reward or station, or for a donation, raises KeyReused
+    and writes nothing more; another member's key is in that member's scope, another request."""
     reserve(desk, key="k")
-    someone_else = MemberFactory()
     before = snapshot()
 
-    for other in ({"quantity": 2}, {"reward": desk.tote}, {"member": someone_else}):
-        with pytest.raises(ledger_errors.IdempotencyKeyReused):
+    for other in ({"quantity": 2}, {"reward": desk.tote}, {"station": StationFactory()}):
+        with pytest.raises(KeyReused):
             reserve(desk, key="k", **other)
-    with pytest.raises(ledger_errors.IdempotencyKeyReused):
+    with pytest.raises(KeyReused):
         services.donate(member=desk.member, campaign=desk.campaign, notebooks=1, idempotency_key="k", now=NOW)
-
     assert snapshot() == before
+
+    give_points(someone_else := MemberFactory(), 20)
+    assert not reserve(desk, key="k", member=someone_else).replayed
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("key", ["", "x" * 101, None])
 def test_reserve_refuses_an_invalid_idempotency_key(desk, key):
     """An empty, too long or missing key is refused before anything is written or remembered."""
-    with pytest.raises(ledger_errors.InvalidIdempotencyKey):
+    with pytest.raises(InvalidKey):
         reserve(desk, key=key)
 
-    assert not RewardRequest.objects.exists()
+    assert not IdempotencyKey.objects.filter(scope=member_scope(desk.member.pk)).exists()
     assert not Redemption.objects.exists()
 
 
@@ -352,7 +366,7 @@ def test_an_exception_between_the_debit_and_the_stock_update_leaves_nothing(desk
         reserve(desk)
 
     assert snapshot() == before
-    assert not RewardRequest.objects.exists()
+    assert not IdempotencyKey.objects.filter(scope=member_scope(desk.member.pk)).exists()
     assert ledger_violations() == []
 
 
@@ -446,7 +460,9 @@ def test_cancel_returns_the_points_and_the_stock_once(desk, reserved):
     """Cancelling posts one reversal of the debit (40 points back), returns the 2 packs to the
     station, and a second cancel changes nothing."""
     services.cancel_redemption(redemption_id=reserved.pk, member=desk.member, now=NOW)
-    again = services.cancel_redemption(redemption_id=reserved.pk, member=desk.member, now=NOW + timedelta(hours=1))
+    again = services.cancel_redemption(
+        redemption_id=reserved.pk, member=desk.member, now=NOW + timedelta(hours=1)
+    ).redemption
 
     reserved.refresh_from_db()
     assert reserved.status == again.status == Redemption.Status.CANCELLED
@@ -541,7 +557,8 @@ def test_donate_moves_points_to_the_campaign_and_records_the_notebooks(desk):
 )
 def test_donate_refusals_change_nothing_and_are_remembered(desk, notebooks, now, error):
     """Out-of-range notebooks, too few points, or a campaign not open: refused with nothing
-    written, and a retry with the same key gets the same refusal."""
+    written; a retry with the same key gets the same refusal, stored for a domain refusal and
+    checked again for notebooks out of range (the request's shape: nothing stored)."""
     before = snapshot()
 
     for _attempt in range(2):
@@ -551,7 +568,7 @@ def test_donate_refusals_change_nothing_and_are_remembered(desk, notebooks, now,
             )
 
     assert snapshot() == before
-    assert refusals() == [("d", error.code)]
+    assert refusals() == ([] if error is errors.InvalidQuantity else [("d", error.code)])
 
 
 # --- Factories and demo ------------------------------------------------------------------

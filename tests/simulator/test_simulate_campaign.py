@@ -39,7 +39,6 @@ SNAPSHOT = {
     "recycling_cartoninventory": "*",
     "rewards_redemption": "*",
     "rewards_donation": "*",
-    "rewards_rewardrequest": "*",
     "rewards_stationstock": "*",
     "recycling_dailystationtotal": ", ".join(["day", "station_id", "city_id", *DAILY_TOTAL_FIGURES]),
     "recycling_dailycitytotal": ", ".join(["day", "city_id", "stations", *DAILY_TOTAL_FIGURES]),

@@ -3,7 +3,6 @@ them all: stations, logins and drop-offs (recycling.demo), the catalog (rewards.
 2021 and 2022 campaigns simulated at a small scale."""
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
 from recycling.demo import load_demo_stations_and_members
 from rewards.demo import load_demo_catalog
@@ -37,10 +36,12 @@ class Command(BaseCommand):
                 self.stdout.write("The database already has data; demo data not loaded.")
                 return
             raise CommandError("The database already has stations; demo data is only loaded into an empty database.")
-        with transaction.atomic():
-            stations = load_demo_stations_and_members()
-            load_demo_catalog(stations=stations)
-            simulate(year=2022, scale=DEMO_SIMULATION_SCALE, seed=42, progress=False)
+        # Not one transaction: the demo drop-offs go through record_dropoff(), an entry point
+        # that runs outside any (durable). Each step is its own; a load that fails part way leaves
+        # a database this command refuses, to be reset.
+        stations = load_demo_stations_and_members()
+        load_demo_catalog(stations=stations)
+        simulate(year=2022, scale=DEMO_SIMULATION_SCALE, seed=42, progress=False)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Loaded demo data: {len(stations)} demo stations and the 2021 and 2022 campaigns "
