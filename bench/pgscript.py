@@ -38,11 +38,15 @@ class Statement:
 
 
 def shape(sql: str) -> str:
-    """A statement's verb and the table or function it acts on: "INSERT api_idempotencyrecord"."""
+    """A statement's verb and the table or function it acts on: "insert idempotency_idempotencykey";
+    for a data-modifying CTE, what it writes: "with insert recycling_transfer, update recycling_account"."""
     words = re.findall(r"[a-z_][a-z_0-9]*", sql.replace('"', "").lower())
     if not words:
         return sql
     verb = words[0]
+    if verb == "with":  # a data-modifying CTE: what it writes, in order
+        writes = re.findall(r"\b(insert into|update|delete from) ([a-z_][a-z_0-9]*)", " ".join(words))
+        return "with " + ", ".join(f"{v.split()[0]} {table}" for v, table in writes) if writes else "with"
     anchor = {"insert": "into", "update": "update", "select": "from", "delete": "from"}.get(verb)
     if anchor is None:
         return verb

@@ -89,15 +89,8 @@ def post_transfer(
     with connection.cursor() as cursor:
         cursor.execute(
             _POST_SQL,
-            {
-                "debit": debit.pk,
-                "credit": credit.pk,
-                "amount": amount,
-                "kind": kind,
-                "key": idempotency_key,
-                "reverses": reverses.pk if reverses else None,
-                "at": transfer.created_at,
-            },
+            [debit.pk, credit.pk, amount, kind, idempotency_key, reverses.pk if reverses else None]
+            + [transfer.created_at, credit.pk, amount, amount, debit.pk, credit.pk],
         )
         (transfer.pk,) = cursor.fetchone()
     transfer._state.adding = False
@@ -107,17 +100,18 @@ def post_transfer(
     return transfer
 
 
+# Parameters: the transfer's columns in order, then credit, amount, amount, debit, credit.
 _POST_SQL = """
 WITH posted AS (
     INSERT INTO recycling_transfer
         (debit_account_id, credit_account_id, amount, kind, idempotency_key, reverses_id, created_at)
-    VALUES (%(debit)s, %(credit)s, %(amount)s, %(kind)s, %(key)s, %(reverses)s, %(at)s)
+    VALUES (%s, %s, %s, %s, %s, %s, %s)
     RETURNING id
 ),
 moved AS (
     UPDATE recycling_account
-    SET balance = balance + CASE WHEN id = %(credit)s THEN %(amount)s ELSE -%(amount)s END
-    WHERE id IN (%(debit)s, %(credit)s)
+    SET balance = balance + CASE WHEN id = %s THEN %s ELSE -%s END
+    WHERE id IN (%s, %s)
 )
 SELECT id FROM posted
 """
