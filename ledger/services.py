@@ -37,6 +37,7 @@ from datetime import datetime
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from .errors import InsufficientPoints
 from .models import Account, Transfer
@@ -73,7 +74,10 @@ def post_transfer(
     Raises InsufficientPoints if a flagged account would go below zero.
     """
     if debit.balance_must_not_go_negative and debit.balance < amount:
-        raise InsufficientPoints()
+        raise InsufficientPoints(
+            _("This needs %(points)s points; the member has %(balance)s.")
+            % {"points": amount, "balance": debit.balance}
+        )
     transfer = Transfer(
         debit_account=debit,
         credit_account=credit,

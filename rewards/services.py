@@ -47,7 +47,7 @@ from idempotency.services import (
 )
 from ledger.models import Account, Transfer
 from ledger.services import lock_accounts, post_transfer, reverse_transfer
-from recycling import errors as ledger_errors
+from recycling import errors as recycling_errors
 from recycling.days import shanghai_day
 from recycling.models import Member
 from recycling.tasks import recompute_after_commit
@@ -172,7 +172,7 @@ def adjust_stock(*, station: Station, reward: Reward, change: int, staff: Abstra
     station (or a superuser) may change it.
     """
     if not works_at(user=staff, station=station):
-        raise ledger_errors.NotStationStaff()
+        raise recycling_errors.NotStationStaff()
     if not is_whole_number(change) or change == 0:
         raise errors.InvalidStockChange(_("Give the change as a whole number other than 0, e.g. 24 or -2."))
     if reward.kind != Reward.Kind.GOODS:
@@ -302,7 +302,7 @@ def _reserve(*, member: Member, reward: Reward, station: Station, quantity: int,
     reward = Reward.objects.get(pk=reward.pk)  # the current price, window and limit
     _check_reservable(reward, now)
     if not station.is_active:
-        raise ledger_errors.StationInactive()
+        raise recycling_errors.StationInactive()
     member_account = Account.objects.get(member=member)
     # Lock order: accounts by primary key, then the stock row.
     locked = lock_accounts(member_account, reward.account)
@@ -323,11 +323,6 @@ def _reserve(*, member: Member, reward: Reward, station: Station, quantity: int,
             else None
         )
     points = reward.points_cost * quantity
-    if payer.balance < points:
-        raise ledger_errors.InsufficientPoints(
-            _("This needs %(points)s points; the member has %(balance)s.")
-            % {"points": points, "balance": payer.balance}
-        )
     transfer = post_transfer(
         debit=payer,
         credit=locked[reward.account_id],
@@ -460,7 +455,7 @@ def collect_by_pickup_code(
     if works_here is None:
         works_here = works_at(user=staff, station=station)
     if not works_here:
-        raise ledger_errors.NotStationStaff()
+        raise recycling_errors.NotStationStaff()
     code = (pickup_code or "").strip()
 
     def write() -> Redemption:
@@ -659,11 +654,6 @@ def _donate(*, member: Member, campaign: DonationCampaign, notebooks: int, now: 
     home_station = Member.objects.select_related("home_station").get(pk=member.pk).home_station
     locked = lock_accounts(member_account, campaign.account)
     payer = locked[member_account.pk]
-    if payer.balance < points:
-        raise ledger_errors.InsufficientPoints(
-            _("This needs %(points)s points; the member has %(balance)s.")
-            % {"points": points, "balance": payer.balance}
-        )
     transfer = post_transfer(
         debit=payer,
         credit=locked[campaign.account_id],
