@@ -2,12 +2,13 @@
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import models, transaction
 
 from . import context
 from .models import AuditEvent
@@ -82,3 +83,39 @@ def log_line(event: AuditEvent) -> str:
 def audit_values(changes: dict) -> dict:
     """The new values of a change, for an event's details: a related object by its primary key."""
     return {field: value.pk if isinstance(value, models.Model) else value for field, value in changes.items()}
+
+
+def save_changes(
+    instance: models.Model,
+    changes: dict,
+    *,
+    allowed: tuple[str, ...] | list[str],
+    action: str,
+    refuse: Callable[[models.Model, dict], None] | None = None,
+) -> models.Model:
+    """Change some fields of a row and record the change, in one transaction: the row is locked
+    and read fresh, `refuse(locked, changes)` may raise to refuse the change, the row is
+    validated (full_clean) and saved, and an event of `action` records the new values. Returns
+    `instance` with the changes applied. The services that edit rules and the catalog use it.
+
+    Raises TypeError for a field not in `allowed`; changes nothing when `changes` is empty.
+    """
+    unknown = set(changes) - set(allowed)
+    if unknown:
+        raise TypeError(f"cannot change {sorted(unknown)}")
+    if not changes:
+        return instance
+    with transaction.atomic():
+        # The lock serializes edits of the row, and waits for any writer still holding a key-share
+        # lock on it (a drop-off recorded with this rule), so refuse() sees what it committed.
+        locked = type(instance).objects.select_for_update().get(pk=instance.pk)
+        if refuse is not None:
+            refuse(locked, changes)
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        locked.full_clean()
+        locked.save(update_fields=list(changes))
+        record_event(action=action, target=locked, details={"created": False, "changed": audit_values(changes)})
+    for field, value in changes.items():
+        setattr(instance, field, value)
+    return instance

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Model
 
 from audit.models import AuditEvent
-from audit.services import audit_values, record_event
+from audit.services import audit_values, record_event, save_changes
 from stations.models import City
 
 from . import errors
@@ -68,7 +68,9 @@ def create_earning_rule(
 def update_earning_rule(*, rule: EarningRule, **changes) -> EarningRule:
     """Change fields of an earning rule. Refused (RuleInUse) for anything but valid_to once a
     drop-off was priced with the rule."""
-    return _update(rule, EARNING_RULE_FIELDS, changes, refuse=_refuse_repricing)
+    return save_changes(
+        rule, changes, allowed=EARNING_RULE_FIELDS, action=AuditEvent.Action.RULE_CHANGED, refuse=_refuse_repricing
+    )
 
 
 def rule_in_use(rule: EarningRule) -> bool:
@@ -112,7 +114,13 @@ def create_emission_factor(
 def update_emission_factor(*, factor: EmissionFactor, **changes) -> EmissionFactor:
     """Change fields of an emission factor. Refused (FactorInUse) once a drop-off was recorded
     with it, and (FactorStartOvertaken) for a start that drop-offs with an older factor passed."""
-    return _update(factor, EMISSION_FACTOR_FIELDS, changes, refuse=_refuse_factor_change)
+    return save_changes(
+        factor,
+        changes,
+        allowed=EMISSION_FACTOR_FIELDS,
+        action=AuditEvent.Action.RULE_CHANGED,
+        refuse=_refuse_factor_change,
+    )
 
 
 def factor_in_use(factor: EmissionFactor) -> bool:
@@ -164,7 +172,7 @@ def create_recycling_campaign(
 
 def update_recycling_campaign(*, campaign: RecyclingCampaign, **changes) -> RecyclingCampaign:
     """Change fields of a campaign. Its cartons are read from the daily totals, so nothing else moves."""
-    return _update(campaign, RECYCLING_CAMPAIGN_FIELDS, changes)
+    return save_changes(campaign, changes, allowed=RECYCLING_CAMPAIGN_FIELDS, action=AuditEvent.Action.RULE_CHANGED)
 
 
 @transaction.atomic
@@ -190,30 +198,4 @@ def _create(instance: Model, fields: dict) -> Model:
         target=instance,
         details={"created": True, "changed": audit_values(fields)},
     )
-    return instance
-
-
-def _update(instance: Model, allowed: tuple[str, ...], changes: dict, *, refuse=None) -> Model:
-    unknown = set(changes) - set(allowed)
-    if unknown:
-        raise TypeError(f"cannot change {sorted(unknown)}")
-    if not changes:
-        return instance
-    with transaction.atomic():
-        # The row lock waits for any drop-off being recorded with this rule or factor (its foreign
-        # key check holds a key-share lock on the row until it commits), so refuse() sees it.
-        locked = type(instance).objects.select_for_update().get(pk=instance.pk)
-        if refuse is not None:
-            refuse(locked, changes)
-        for field, value in changes.items():
-            setattr(locked, field, value)
-        locked.full_clean()
-        locked.save(update_fields=list(changes))
-        record_event(
-            action=AuditEvent.Action.RULE_CHANGED,
-            target=locked,
-            details={"created": False, "changed": audit_values(changes)},
-        )
-    for field, value in changes.items():
-        setattr(instance, field, value)
     return instance

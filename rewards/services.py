@@ -36,7 +36,7 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
-from audit.services import audit_values, record_event
+from audit.services import record_event, save_changes
 from core.validation import is_whole_number
 from idempotency.services import (
     member_scope,
@@ -226,7 +226,7 @@ def update_reward(*, reward: Reward, **changes) -> Reward:
 
     Raises django.core.exceptions.ValidationError for invalid values.
     """
-    return _update(reward, CATALOG_FIELDS["reward"], changes)
+    return save_changes(reward, changes, allowed=CATALOG_FIELDS["reward"], action=AuditEvent.Action.CATALOG_CHANGED)
 
 
 def update_campaign(*, campaign: DonationCampaign, **changes) -> DonationCampaign:
@@ -235,24 +235,7 @@ def update_campaign(*, campaign: DonationCampaign, **changes) -> DonationCampaig
 
     Raises django.core.exceptions.ValidationError for invalid values.
     """
-    return _update(campaign, CATALOG_FIELDS["campaign"], changes)
-
-
-def _update(instance, allowed: list[str], changes: dict):
-    unknown = set(changes) - set(allowed)
-    if unknown:
-        raise TypeError(f"cannot change {sorted(unknown)}")
-    if not changes:
-        return instance
-    with transaction.atomic():
-        for field, value in changes.items():
-            setattr(instance, field, value)
-        instance.full_clean()
-        instance.save(update_fields=list(changes))
-        record_event(
-            action=AuditEvent.Action.CATALOG_CHANGED, target=instance, details={"changed": audit_values(changes)}
-        )
-    return instance
+    return save_changes(campaign, changes, allowed=CATALOG_FIELDS["campaign"], action=AuditEvent.Action.CATALOG_CHANGED)
 
 
 # --- Reservations ------------------------------------------------------------------------

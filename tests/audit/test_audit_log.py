@@ -216,7 +216,7 @@ def test_catalog_changes_are_recorded(db):
     update_reward(reward=reward, points_cost=25)
     created, changed = events(AuditEvent.Action.CATALOG_CHANGED)
     assert created.details == {"created": True} and created.target_id == str(reward.pk)
-    assert changed.details == {"changed": {"points_cost": 25}}
+    assert changed.details == {"created": False, "changed": {"points_cost": 25}}
 
 
 def test_catalog_changes_in_the_admin_name_the_superuser(db):
