@@ -49,14 +49,14 @@ def stored_key(scope: str, key: str) -> str:
     return f"{scope} {key}"
 
 
-def stored_results() -> dict[str, dict | None]:
-    """Every key's stored outcome: its result (None for a refusal), by stored_key()."""
+def stored_results(operation: str) -> dict[str, dict | None]:
+    """The outcome of every key claimed for one operation (the services' operation names: a void's
+    or a cancel's key names the row it changed, not one it wrote): its result (None for a
+    refusal), by stored_key()."""
     from idempotency.models import IdempotencyKey
 
-    return {
-        stored_key(scope, key): result
-        for scope, key, result in IdempotencyKey.objects.values_list("scope", "key", "result")
-    }
+    keys = IdempotencyKey.objects.filter(operation=operation)
+    return {stored_key(scope, key): result for scope, key, result in keys.values_list("scope", "key", "result")}
 
 
 def member_scopes() -> dict[int, str]:
@@ -163,7 +163,7 @@ def check_dropoffs(report: Report, ops: list[dict]) -> None:
 
     sent = dropoff_outcomes(report, ops)
     by_id = {row["id"]: row for row in DropOff.objects.values("id", "station_id", "member__code", "cartons", "status")}
-    results = stored_results()
+    results = stored_results("dropoff")
     rows = {key: by_id[result["dropoff"]] for key, result in results.items() if result and "dropoff" in result}
     for key, entry in sent.items():
         final = "acked" if "acked" in entry["results"] else "refused" if "refused" in entry["results"] else "unacked"
@@ -218,7 +218,7 @@ def check_redemptions(report: Report, ops: list[dict], data: dict) -> None:
     from rewards.models import Redemption, StationStock
 
     by_id = {row["id"]: row for row in Redemption.objects.values("id", "status", "station_id", "reward_id", "quantity")}
-    results, scopes = stored_results(), member_scopes()
+    results, scopes = stored_results("reserve"), member_scopes()
     rows = {key: by_id[result["redemption"]] for key, result in results.items() if result and "redemption" in result}
     sent = set()
     for op in ops:
@@ -265,7 +265,7 @@ def check_donations(report: Report, ops: list[dict]) -> None:
     from rewards.models import Donation
 
     by_id = {row["id"]: row for row in Donation.objects.values("id")}
-    results, scopes = stored_results(), member_scopes()
+    results, scopes = stored_results("donate"), member_scopes()
     rows = {key: by_id[result["donation"]] for key, result in results.items() if result and "donation" in result}
     sent = set()
     for op in ops:
