@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 
 from recycling.errors import DomainError, NotStationStaff
 from recycling.selectors import city_totals, member_figures, station_totals
-from recycling.services import record_dropoff, void_dropoff
+from recycling.services import DropOffItem, record_dropoff, record_dropoffs, void_dropoff
 from rewards.models import DonationCampaign, Redemption, Reward
 from rewards.selectors import (
     active_rewards,
@@ -245,53 +245,54 @@ class DropOffBatchView(ApiView):
     def post(self, request):
         """Sync up to 500 drop-offs recorded while the station was offline.
 
-        Each item has its own idempotency key and its own transaction: one result per item,
-        `created`, `replayed` (recorded before under this key) or `refused` with its error; a
-        refused item does not stop the others. Sending the batch again is safe. The header is
-        required like every write's, but the batch itself claims nothing: each item's key does.
+        Each item has its own idempotency key: one result per item, `created`, `replayed`
+        (recorded before under this key) or `refused` with its error; a refused item does not
+        stop the others. The items are recorded in one transaction (recycling.services.
+        record_dropoffs); if it fails (the database went away), every item that would have been
+        created is refused with `retry`. Sending the batch again is safe. The header is required
+        like every write's, but the batch itself claims nothing: each item's key does.
         """
         required_key(request)
         data = validated(s.DropOffBatchSerializer, request.data)
-        # The station and the staff check once for the batch, handed to every item's record_dropoff().
+        # The station and the staff check once for the batch.
         at = existing_station_for_staff(request, data["station"])
         if not at.works_here:
             raise NotStationStaff()
-        results = [self._record(request, at, index, item) for index, item in enumerate(data["items"])]
+        results, items, positions = [], [], []
+        for index, item in enumerate(data["items"]):
+            key = item.get("idempotency_key")
+            valid_key = isinstance(key, str) and KEY_PATTERN.match(key) is not None
+            results.append({"index": index, "idempotency_key": key if valid_key else None})
+            serializer = s.DropOffBatchItemSerializer(data=item)
+            if serializer.is_valid():
+                items.append(DropOffItem(**serializer.validated_data))
+                positions.append(index)
+            else:
+                message = _("This item is invalid; see the fields.")
+                results[index].update(
+                    result="refused", **error_body(code="invalid", message=message, fields=serializer.errors)
+                )
+        for index, answer in zip(positions, self._record(request, at, items), strict=True):
+            if answer is None:
+                message = _("This drop-off could not be recorded now; send it again.")
+                results[index].update(result="refused", **error_body(code="retry", message=message))
+            elif isinstance(answer, DomainError):
+                results[index].update(result="refused", **error_body(code=answer.code, message=answer.message))
+            else:
+                results[index].update(result="replayed" if answer.replayed else "created", dropoff=answer.dropoff)
         counts = {
             outcome: sum(1 for r in results if r["result"] == outcome) for outcome in ("created", "replayed", "refused")
         }
         return Response(s.BatchResultSerializer({**counts, "results": results}).data)
 
-    def _record(self, request, at: StaffAtStation, index: int, item: dict) -> dict:
-        key = item.get("idempotency_key")
-        valid_key = isinstance(key, str) and KEY_PATTERN.match(key) is not None
-        result = {"index": index, "idempotency_key": key if valid_key else None}
-        serializer = s.DropOffBatchItemSerializer(data=item)
-        if not serializer.is_valid():
-            error = error_body(
-                code="invalid", message=_("This item is invalid; see the fields."), fields=serializer.errors
-            )
-            return {**result, "result": "refused", **error}
-        data = serializer.validated_data
+    def _record(self, request, at: StaffAtStation, items: list[DropOffItem]) -> list:
+        """record_dropoffs()'s answers, or None for each item when its transaction failed."""
         try:
-            recorded = record_dropoff(
-                station=at.station,
-                member_code=data["member_code"],
-                cartons=data["cartons"],
-                staff=request.user,
-                works_here=at.works_here,
-                idempotency_key=data["idempotency_key"],
-                occurred_at=data.get("occurred_at"),
-            )
-        except DomainError as refusal:
-            return {**result, "result": "refused", **error_body(code=refusal.code, message=refusal.message)}
+            return record_dropoffs(station=at.station, staff=request.user, works_here=at.works_here, items=items)
         except DatabaseError:
-            # Its own transaction rolled back; the others stand. The device sends it again later.
-            logger.exception("Batch item %s at station %s failed", index, at.station.pk)
-            error = error_body(code="retry", message=_("This drop-off could not be recorded now; send it again."))
-            return {**result, "result": "refused", **error}
-        outcome = "replayed" if recorded.replayed else "created"
-        return {**result, "result": outcome, "dropoff": recorded.dropoff}
+            # The batch's transaction rolled back: nothing of it is stored. The device sends it again later.
+            logger.exception("A batch of %s drop-offs at station %s failed", len(items), at.station.pk)
+            return [None] * len(items)
 
 
 # --- Rewards, redemptions and donations --------------------------------------------------------

@@ -29,8 +29,9 @@ _HEX = re.compile(r"[0-9a-f]{8,64}")
 class Statement:
     sql: str
     params: tuple
-    returned: tuple | None = None  # the first row of a RETURNING statement
+    returned: tuple | None = None  # a RETURNING statement's row; of many rows, each column's list
     columns: tuple[str, ...] = ()
+    many_rows: bool = False  # it returned several rows (a bulk INSERT)
 
     @property
     def shape(self) -> str:
@@ -80,7 +81,11 @@ def capture(send) -> tuple[list, object]:
         if re.search(r"\bRETURNING\b", sql, re.IGNORECASE) and cursor.description:
             rows = cursor.fetchall()
             cursor.scroll(0, mode="absolute")  # Django reads them next
-            statement.returned = tuple(rows[0]) if rows else None
+            statement.many_rows = len(rows) > 1
+            if statement.many_rows:
+                statement.returned = tuple(list(column) for column in zip(*rows, strict=True))
+            else:
+                statement.returned = tuple(rows[0]) if rows else None
             statement.columns = tuple(column.name for column in cursor.description)
         events.append(statement)
         return result
@@ -147,11 +152,15 @@ class PgScript:
             if event.returned is not None:
                 # One name per table (pgbench 15 crashes as its variables grow into the
                 # hundreds): a statement's id variables hold the last row the table returned.
+                # Several rows (a bulk INSERT) come back as one row of arrays (\gset takes one).
                 prefix = f"{event.shape.split()[-1]}_"
-                sql = sql.rstrip().rstrip(";") + f" \\gset {prefix}"
+                sql = sql.rstrip().rstrip(";")
+                if event.many_rows:
+                    aggregates = ", ".join(f"array_agg({column}) AS {column}" for column in event.columns)
+                    sql = f"WITH returned AS ({sql}) SELECT {aggregates} FROM returned"
+                sql += f" \\gset {prefix}"
                 for column, *values in zip(event.columns, *(e.returned for e in events), strict=True):
-                    if isinstance(values[0], ROLE_VALUE_TYPES) and not isinstance(values[0], bool):
-                        roles.append(Role(f"{prefix}{column}", tuple(values), f":{prefix}{column}"))
+                    roles += _returned_roles(f"{prefix}{column}", values)
             else:
                 sql = sql.rstrip().rstrip(";") + ";"
             lines.append(sql)
@@ -171,6 +180,10 @@ class PgScript:
         if hasattr(first, "obj") and hasattr(first, "dumps"):  # psycopg's Json/Jsonb
             texts = tuple((v.dumps or json.dumps)(v.obj) for v in values)
             return f"({self._text(texts, roles, literal)})::jsonb"
+        if isinstance(first, list) and all(isinstance(v, list) and len(v) == len(first) for v in values):
+            # An array parameter (a set-based statement's column): each element as a parameter.
+            elements = (self._parameter(tuple(v[n] for v in values), roles, literal) for n in range(len(first)))
+            return f"ARRAY[{', '.join(elements)}]"
         if all(v == first for v in values):
             return literal(first)
         if isinstance(first, int) and not isinstance(first, bool):
@@ -202,6 +215,22 @@ class PgScript:
         return " || ".join(
             _string_literal(value, literal) if kind == "text" else next(filled) for kind, value in pieces[0]
         )
+
+
+def _returned_roles(name: str, values: list) -> list[Role]:
+    """The roles of one returned column: its value, or each element of an array of integers
+    (pgbench substitutes the variable inside the quotes: '{1,2}'::bigint[])."""
+    first = values[0]
+    if isinstance(first, list):
+        if not first or not all(isinstance(v, int) and not isinstance(v, bool) for v in first):
+            return []
+        return [
+            Role(f"{name}[{n}]", tuple(v[n] for v in values), f"(':{name}'::bigint[])[{n + 1}]")
+            for n in range(len(first))
+        ]
+    if isinstance(first, ROLE_VALUE_TYPES) and not isinstance(first, bool):
+        return [Role(name, tuple(values), f":{name}")]
+    return []
 
 
 def _kind(event) -> str:

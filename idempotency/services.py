@@ -50,8 +50,8 @@ after that runs as a new request.
 
 import hashlib
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
@@ -67,8 +67,12 @@ from .models import MAX_KEY_LENGTH, MAX_REFUSAL_MESSAGE_LENGTH, IdempotencyKey
 
 T = TypeVar("T")
 
-# One statement, so that the lock is granted before the next statement's snapshot is taken.
-TRY_LOCK = "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))"
+# One statement, so that the locks are granted before the next statement's snapshot is taken.
+# Parameters: the scope, and the keys as an array.
+TRY_LOCKS = """
+SELECT key, pg_try_advisory_xact_lock(hashtextextended(%s || chr(10) || key, 0))
+FROM unnest(%s::text[]) AS key
+"""
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,15 @@ def was_replayed(refusal: DomainError) -> bool:
     return getattr(refusal, "idempotent_replay", False)
 
 
+@dataclass(frozen=True)
+class KeyedRequest:
+    """One request of run_idempotent_batch(): its key, its operation and its fingerprint."""
+
+    key: str
+    operation: str
+    fingerprint: str
+
+
 def run_idempotent(
     *,
     scope: str,
@@ -129,34 +142,90 @@ def run_idempotent(
 
     Raises InvalidKey, KeyInProgress or KeyReused (nothing stored, nothing run); a refusal
     (DomainError) from `write`, stored; or its stored replay. Must be called outside any
-    transaction (durable).
+    transaction (durable). run_idempotent_batch() with one request, `write` in a savepoint.
     """
-    if not is_valid_key(key):
-        raise InvalidKey()
-    refusal: DomainError | None = None
-    with transaction.atomic(durable=True):
-        with connection.cursor() as cursor:
-            cursor.execute(TRY_LOCK, [f"{scope}\n{key}"])
-            (locked,) = cursor.fetchone()
-        if not locked:
-            raise KeyInProgress()
-        earlier = IdempotencyKey.objects.filter(scope=scope, key=key).first()
-        if earlier is not None:
-            return _replay(earlier, operation=operation, fingerprint=fingerprint)
-        claim = IdempotencyKey(scope=scope, key=key, operation=operation, fingerprint=fingerprint)
+
+    def write_in_savepoint(_fresh: list[int]) -> list[T | DomainError]:
         try:
             with transaction.atomic():  # the savepoint a refusal rolls back to
-                value = write()
-        except DomainError as error:
-            refusal = error
-            claim.refusal_code = error.code
-            claim.refusal_message = str(error.message)[:MAX_REFUSAL_MESSAGE_LENGTH]
-        else:
-            claim.result = _as_json(to_result(value))
-        claim.save(force_insert=True)
-    if refusal is not None:
-        raise refusal  # after the commit: the refusal is stored
-    return Outcome(result=claim.result, replayed=False, value=value)
+                return [write()]
+        except DomainError as refusal:
+            return [refusal]
+
+    (outcome,) = run_idempotent_batch(
+        scope=scope,
+        requests=[KeyedRequest(key=key, operation=operation, fingerprint=fingerprint)],
+        write=write_in_savepoint,
+        to_result=to_result,
+    )
+    if isinstance(outcome, DomainError):
+        raise outcome  # after the commit: the refusal is stored
+    return outcome
+
+
+def run_idempotent_batch(
+    *,
+    scope: str,
+    requests: Sequence[KeyedRequest],
+    write: Callable[[list[int]], list[T | DomainError]],
+    to_result: Callable[[T], dict[str, Any]],
+) -> list[Outcome[T] | DomainError]:
+    """run_idempotent() for many requests in one transaction: one statement takes every key's
+    lock, one reads the keys' rows, `write` runs once for all the fresh ones, one statement stores
+    their outcomes. A batch of drop-offs costs a few statements, not a few per drop-off.
+
+    `write(fresh)` gets the indexes of the requests to execute and returns, for each of them in
+    that order, its value or its refusal (a DomainError, returned, not raised: whatever it
+    raises rolls the whole batch back and stores nothing).
+
+    Returns one entry per request, in order: its Outcome, or the DomainError it was refused with
+    (InvalidKey, KeyInProgress or KeyReused, stored nothing; a refusal from `write`, stored; a
+    stored refusal replayed). A key that comes twice in the batch is the second time a replay of
+    the first (or KeyReused for another request). Must be called outside any transaction.
+    """
+    answers: list[Outcome[T] | DomainError | None] = [None] * len(requests)
+    first_of: dict[str, int] = {}
+    for index, request in enumerate(requests):
+        if not is_valid_key(request.key):
+            answers[index] = InvalidKey()
+        elif request.key not in first_of:
+            first_of[request.key] = index
+    with transaction.atomic(durable=True):
+        locked = set()
+        if first_of:
+            with connection.cursor() as cursor:
+                cursor.execute(TRY_LOCKS, [scope, list(first_of)])
+                locked = {key for key, granted in cursor.fetchall() if granted}
+        earlier = {}
+        if locked:  # sorted: the same statement for the same keys (bench/pgscript.py compares them)
+            earlier = {row.key: row for row in IdempotencyKey.objects.filter(scope=scope, key__in=sorted(locked))}
+        fresh = []
+        for key, index in first_of.items():
+            if key not in locked:
+                answers[index] = KeyInProgress()
+            elif key in earlier:
+                answers[index] = _replay(earlier[key], request=requests[index])
+            else:
+                fresh.append(index)
+        claims = []
+        if fresh:
+            values = write(fresh)
+            for index, value in zip(fresh, values, strict=True):
+                claim = IdempotencyKey(scope=scope, **asdict(requests[index]))
+                if isinstance(value, DomainError):
+                    claim.refusal_code = value.code
+                    claim.refusal_message = str(value.message)[:MAX_REFUSAL_MESSAGE_LENGTH]
+                    answers[index] = value
+                else:
+                    claim.result = _as_json(to_result(value))
+                    answers[index] = Outcome(result=claim.result, replayed=False, value=value)
+                claims.append(claim)
+            IdempotencyKey.objects.bulk_create(claims)
+    for index, request in enumerate(requests):
+        if answers[index] is None:  # a key that came earlier in the batch
+            first = answers[first_of[request.key]]
+            answers[index] = _repeat(first, earlier=requests[first_of[request.key]], request=request)
+    return answers
 
 
 def run_idempotent_if_keyed(
@@ -181,12 +250,26 @@ def run_idempotent_if_keyed(
     return Outcome(result=result, replayed=False, value=value)
 
 
-def _replay(earlier: IdempotencyKey, *, operation: str, fingerprint: str) -> Outcome:
-    if (earlier.operation, earlier.fingerprint) != (operation, fingerprint):
-        raise KeyReused()
+def _replay(earlier: IdempotencyKey, *, request: KeyedRequest) -> Outcome | DomainError:
+    if (earlier.operation, earlier.fingerprint) != (request.operation, request.fingerprint):
+        return KeyReused()
     if earlier.refused:
-        raise _stored_refusal(earlier)
+        return _stored_refusal(earlier)
     return Outcome(result=earlier.result, replayed=True)
+
+
+def _repeat(first: Outcome | DomainError, *, earlier: KeyedRequest, request: KeyedRequest) -> Outcome | DomainError:
+    """The answer to a key's second use in one batch: the first use's, replayed."""
+    if (earlier.operation, earlier.fingerprint) != (request.operation, request.fingerprint):
+        return KeyReused()
+    if isinstance(first, Outcome):
+        return Outcome(result=first.result, replayed=True)
+    if isinstance(first, KeyInProgress | KeyReused):
+        return first
+    refusal = type(first)(first.message)
+    refusal.code = first.code
+    refusal.idempotent_replay = True
+    return refusal
 
 
 def _stored_refusal(earlier: IdempotencyKey) -> DomainError:

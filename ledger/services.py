@@ -32,7 +32,8 @@ Lock order for every service in the project: the business row being changed (dro
 redemption), then accounts by primary key, then stock rows.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -58,6 +59,18 @@ def lock_accounts(*accounts: Account) -> dict[int, Account]:
     return lock_account_ids(account.pk for account in accounts)
 
 
+@dataclass(frozen=True)
+class Posting:
+    """One transfer to post: `amount` points from `debit` to `credit` (both locked)."""
+
+    debit: Account
+    credit: Account
+    amount: int
+    kind: str
+    idempotency_key: str
+    reverses: Transfer | None = None
+
+
 def post_transfer(
     *,
     debit: Account,
@@ -73,51 +86,93 @@ def post_transfer(
 
     Raises InsufficientPoints if a flagged account would go below zero.
     """
-    if debit.balance_must_not_go_negative and debit.balance < amount:
-        raise InsufficientPoints(
-            _("This needs %(points)s points; the member has %(balance)s.")
-            % {"points": amount, "balance": debit.balance}
-        )
-    transfer = Transfer(
-        debit_account=debit,
-        credit_account=credit,
-        amount=amount,
-        kind=kind,
-        idempotency_key=idempotency_key,
-        reverses=reverses,
-        created_at=at or timezone.now(),
+    posting = Posting(
+        debit=debit, credit=credit, amount=amount, kind=kind, idempotency_key=idempotency_key, reverses=reverses
     )
-    # The transfer and both balances in one statement: posting is on every write path, and
-    # the ORM's INSERT then UPDATE cost a second round trip and about 0.5 ms of CPU per drop-off
-    # POST (bench/bench_api.py). The rows are already locked, so the order cannot deadlock.
+    return post_transfers([posting], at=at)[0]
+
+
+def post_transfers(postings: Sequence[Posting], *, at: datetime | None = None) -> list[Transfer]:
+    """Insert the transfers, all dated `at` (default now), and move the cached balances, in one
+    statement whatever their number (a batch of drop-offs posts all its earnings at once). The
+    accounts must be locked; the Account objects' balances are moved too, in order.
+
+    Raises InsufficientPoints, posting nothing, if a flagged account would go below zero after
+    any of them (the postings run in order, so a debit may spend an earlier credit).
+    """
+    if not postings:
+        return []
+    created_at = at or timezone.now()
+    for posting in postings:
+        debit = posting.debit
+        if debit.balance_must_not_go_negative and debit.balance < posting.amount:
+            _undo_moves(postings[: postings.index(posting)])
+            raise InsufficientPoints(
+                _("This needs %(points)s points; the member has %(balance)s.")
+                % {"points": posting.amount, "balance": debit.balance}
+            )
+        debit.balance -= posting.amount
+        posting.credit.balance += posting.amount
+    moves: dict[int, int] = {}
+    for posting in postings:
+        moves[posting.debit.pk] = moves.get(posting.debit.pk, 0) - posting.amount
+        moves[posting.credit.pk] = moves.get(posting.credit.pk, 0) + posting.amount
+    columns = [
+        [p.debit.pk for p in postings],
+        [p.credit.pk for p in postings],
+        [p.amount for p in postings],
+        [p.kind for p in postings],
+        [p.idempotency_key for p in postings],
+        [p.reverses.pk if p.reverses else None for p in postings],
+    ]
+    # The transfers and the balances in one statement: posting is on every write path, and the
+    # ORM's INSERT then UPDATE cost a second round trip and about 0.5 ms of CPU per drop-off POST
+    # (bench/bench_api.py). The rows are already locked, so the order cannot deadlock.
     with connection.cursor() as cursor:
-        cursor.execute(
-            _POST_SQL,
-            [debit.pk, credit.pk, amount, kind, idempotency_key, reverses.pk if reverses else None]
-            + [transfer.created_at, credit.pk, amount, amount, debit.pk, credit.pk],
+        cursor.execute(_POST_SQL, [created_at, *columns, list(moves), list(moves.values())])
+        ((ids, keys),) = cursor.fetchall()
+        ids = dict(zip(keys, ids, strict=True))
+    transfers = []
+    for posting in postings:
+        transfer = Transfer(
+            pk=ids[posting.idempotency_key],
+            debit_account=posting.debit,
+            credit_account=posting.credit,
+            amount=posting.amount,
+            kind=posting.kind,
+            idempotency_key=posting.idempotency_key,
+            reverses=posting.reverses,
+            created_at=created_at,
         )
-        (transfer.pk,) = cursor.fetchone()
-    transfer._state.adding = False
-    transfer._state.db = connection.alias
-    debit.balance -= amount
-    credit.balance += amount
-    return transfer
+        transfer._state.adding = False
+        transfer._state.db = connection.alias
+        transfers.append(transfer)
+    return transfers
 
 
-# Parameters: the transfer's columns in order, then credit, amount, amount, debit, credit.
+def _undo_moves(postings: Sequence[Posting]) -> None:
+    for posting in postings:
+        posting.debit.balance += posting.amount
+        posting.credit.balance -= posting.amount
+
+
+# Parameters: the transfers' time, their columns as arrays, then the accounts and their net moves
+# as arrays. The ids come back with the (unique) keys, as one row of two arrays.
 _POST_SQL = """
 WITH posted AS (
     INSERT INTO recycling_transfer
         (debit_account_id, credit_account_id, amount, kind, idempotency_key, reverses_id, created_at)
-    VALUES (%s, %s, %s, %s, %s, %s, %s)
-    RETURNING id
+    SELECT debit, credit, amount, kind, key, reverses, %s
+    FROM unnest(%s::bigint[], %s::bigint[], %s::integer[], %s::text[], %s::text[], %s::bigint[])
+        AS p(debit, credit, amount, kind, key, reverses)
+    RETURNING id, idempotency_key
 ),
 moved AS (
-    UPDATE recycling_account
-    SET balance = balance + CASE WHEN id = %s THEN %s ELSE -%s END
-    WHERE id IN (%s, %s)
+    UPDATE recycling_account a SET balance = a.balance + m.by
+    FROM unnest(%s::bigint[], %s::bigint[]) AS m(id, by)
+    WHERE a.id = m.id
 )
-SELECT id FROM posted
+SELECT array_agg(id) AS ids, array_agg(idempotency_key) AS keys FROM posted
 """
 
 

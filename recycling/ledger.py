@@ -4,6 +4,8 @@ The ledger itself (posting, locking, reversal, and its design overview) is ledge
 this module only knows which account is whose.
 """
 
+from collections.abc import Collection
+
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Subquery
 
@@ -25,31 +27,34 @@ def issuance_account(*, station: Station) -> Account:
     return Account.objects.get(pk=station.issuance_account_id or _issuance_account_id(station))
 
 
-def lock_member_and_issuance(*, member_account_id: int, station: Station) -> tuple[Account, Account]:
-    """Lock a member's account and the station's issuance account; return them fresh (member, issuer).
+def lock_members_and_issuance(
+    *, member_account_ids: Collection[int], station: Station
+) -> tuple[dict[int, Account], Account]:
+    """Lock members' accounts and the station's issuance account; return them fresh (the members'
+    by primary key, and the issuer).
 
-    One SELECT ... FOR UPDATE over both rows, ordered by primary key like lock_accounts(), finds
-    the issuance account through the station's row as the database has it (the `station` object
-    may predate its first drop-off), so the usual case costs one query. A station's first
-    drop-off creates its issuance account here, after the member's lock: a new row's id comes
-    from the sequence, above that of the member's long-existing account, so primary-key order
-    still holds; a concurrent first drop-off at the station waits on the station row, then
-    uses the account committed first.
+    One SELECT ... FOR UPDATE over all the rows, ordered by primary key like lock_account_ids(),
+    finds the issuance account through the station's row as the database has it (the `station`
+    object may predate its first drop-off), so the usual case costs one query. A station's first
+    drop-off creates its issuance account here, after the members' locks: a new row's id comes
+    from the sequence, above those of the members' long-existing accounts, so primary-key order
+    still holds; a concurrent first drop-off at the station waits on the station row, then uses
+    the account committed first.
     """
     if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("lock_member_and_issuance() must run inside transaction.atomic()")
+        raise RuntimeError("lock_members_and_issuance() must run inside transaction.atomic()")
     station_issuer = Station.objects.filter(pk=station.pk).values("issuance_account")[:1]
     locked = {
         account.pk: account
         for account in Account.objects.select_for_update()
-        .filter(Q(pk=member_account_id) | Q(pk=Subquery(station_issuer)))
+        .filter(Q(pk__in=member_account_ids) | Q(pk=Subquery(station_issuer)))
         .order_by("pk")
     }
-    member = locked.pop(member_account_id)
+    members = {pk: locked.pop(pk) for pk in member_account_ids}
     if locked:
-        return member, locked.popitem()[1]
+        return members, locked.popitem()[1]
     issuer_id = _issuance_account_id(station)
-    return member, lock_account_ids([issuer_id])[issuer_id]
+    return members, lock_account_ids([issuer_id])[issuer_id]
 
 
 def _issuance_account_id(station: Station) -> int:

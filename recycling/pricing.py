@@ -1,17 +1,39 @@
 """What a drop-off earns, and the keys of the transfers it causes: one implementation.
 
-record_dropoff() prices every drop-off here; the simulator prices its simulated ones here;
-the ledger audit (recycling/audit.py) recomputes each drop-off's price with the same rule
-(in SQL: see DROPOFF_PRICE_SQL) and expects the keys these functions give.
+record_dropoffs() (recycling/services.py) chooses the rule in force and prices every drop-off
+here; the simulator does the same for its simulated ones; the ledger audit (recycling/audit.py)
+recomputes each drop-off's price with price_dropoff() and expects the keys these functions give.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, TypeVar
 
 
 class EarningTerms(Protocol):
     points_per_carton: int
     daily_carton_cap: int
+
+
+class RuleValidity(Protocol):
+    city_id: int | None  # None: a national rule
+    valid_from: datetime
+    valid_to: datetime | None  # None: open-ended
+
+
+Rule = TypeVar("Rule", bound=RuleValidity)
+
+
+def rule_in_force(rules: Iterable[Rule], *, city_id: int, at: datetime) -> Rule | None:
+    """The earning rule in force in a city at `at`, among `rules`: the city's own rule beats a
+    national one, then the latest start wins; None when none is in force."""
+    candidates = [
+        rule
+        for rule in rules
+        if rule.city_id in (city_id, None) and rule.valid_from <= at and (rule.valid_to is None or rule.valid_to > at)
+    ]
+    return min(candidates, key=lambda rule: (rule.city_id is None, -rule.valid_from.timestamp()), default=None)
 
 
 @dataclass(frozen=True)

@@ -1,55 +1,75 @@
 """Reads about members, drop-offs and earning rules."""
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import DecimalField, ExpressionWrapper, F, IntegerField, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, ExpressionWrapper, F, IntegerField, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from stations.models import City
 
-from .days import day_bounds, shanghai_day
+from .days import SHANGHAI, day_bounds, shanghai_day
 from .models import DailyCityTotal, DailyStationTotal, DropOff, EarningRule, EmissionFactor, Member, RecyclingCampaign
+from .pricing import rule_in_force
 
 
-def earning_rule_in_force(*, city: City, at: datetime) -> EarningRule | None:
-    """The rule for `city` at `at`: the city's own rule beats a national one, then the latest start wins."""
-    return _rules_in_force(city=city, at=at).first()
+@dataclass(frozen=True)
+class EarningTerms:
+    """What a drop-off at some time earns under: the earning rule and the emission factor in force."""
+
+    rule: EarningRule | None
+    emission_factor_id: int | None
 
 
-def _rules_in_force(*, city: City, at: datetime) -> QuerySet[EarningRule]:
-    return (
-        EarningRule.objects.filter(Q(city=city) | Q(city__isnull=True), valid_from__lte=at)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at))
-        .order_by(F("city_id").asc(nulls_last=True), "-valid_from")
-    )
+def earning_terms_at(*, city: City, times: Collection[datetime]) -> dict[datetime, EarningTerms]:
+    """The earning rule (recycling.pricing.rule_in_force: the city's own beats a national one,
+    then the latest start wins) and the emission factor (the latest valid_from on or before the
+    Shanghai day) in force at each of `times`, in two queries whatever their number.
 
-
-def earning_terms_in_force(*, city: City, at: datetime) -> EarningRule | None:
-    """earning_rule_in_force() and emission_factor_in_force() in one query: the rule, with the id of
-    the emission factor in force at `at` as `emission_factor_in_force_id` (None without one).
-
-    None when no rule is in force. Read at every drop-off rather than cached, so a rule or factor
-    changed in the admin applies to the very next drop-off in every process.
+    Read at every drop-off rather than cached, so a rule or factor changed in the admin applies
+    to the very next drop-off in every process.
     """
-    factor = _factors_in_force(at=at).values("pk")[:1]
-    return _rules_in_force(city=city, at=at).annotate(emission_factor_in_force_id=Subquery(factor)).first()
+    if not times:
+        return {}
+    first, last = min(times), max(times)
+    rules = list(
+        EarningRule.objects.filter(Q(city=city) | Q(city__isnull=True), valid_from__lte=last).filter(
+            Q(valid_to__isnull=True) | Q(valid_to__gt=first)
+        )
+    )
+    factors = list(_factors_in_force(at=last).values_list("pk", "valid_from"))  # latest first
+    return {
+        at: EarningTerms(
+            rule=rule_in_force(rules, city_id=city.pk, at=at),
+            emission_factor_id=next((pk for pk, valid_from in factors if valid_from <= shanghai_day(at)), None),
+        )
+        for at in times
+    }
 
 
-def member_for_dropoff(*, code: str) -> Member | None:
-    """The member with this code and their account, or None."""
-    return Member.objects.filter(code=code).select_related("account").first()
+def members_by_code(*, codes: Collection[str]) -> dict[str, Member]:
+    """The members with these codes (unknown ones are left out), by code."""
+    return {member.code: member for member in Member.objects.filter(code__in=codes)}
 
 
-def earning_cartons_on_day(*, member: Member, at: datetime) -> int:
-    """Cartons that earned points for the member on the Shanghai day of `at` (voided ones excluded)."""
-    start, end = day_bounds(shanghai_day(at))
-    total = DropOff.objects.filter(
-        member=member, status=DropOff.Status.ACCEPTED, occurred_at__gte=start, occurred_at__lt=end
-    ).aggregate(total=Sum("earning_cartons"))["total"]
-    return total or 0
+def earning_cartons_on_days(*, member_ids: Collection[int], days: Collection[date]) -> dict[tuple[int, date], int]:
+    """Cartons that earned points for each of the members on each of the Shanghai days (voided
+    ones excluded), by (member id, day), in one query; a pair with none is left out."""
+    if not member_ids or not days:
+        return {}
+    start, end = day_bounds(min(days))[0], day_bounds(max(days))[1]
+    rows = (
+        DropOff.objects.filter(
+            member_id__in=member_ids, status=DropOff.Status.ACCEPTED, occurred_at__gte=start, occurred_at__lt=end
+        )
+        .annotate(day=TruncDate("occurred_at", tzinfo=SHANGHAI))
+        .values("member_id", "day")
+        .annotate(cartons=Sum("earning_cartons"))
+    )
+    return {(row["member_id"], row["day"]): row["cartons"] for row in rows}
 
 
 def emission_factor_in_force(*, at: datetime) -> EmissionFactor | None:

@@ -11,6 +11,7 @@ every refusal after it is stored and replayed.
 """
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,16 +25,25 @@ from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import record_event
+from core.errors import DomainError
 from core.validation import is_whole_number
-from idempotency.services import request_fingerprint, run_idempotent, run_idempotent_if_keyed, station_scope
+from idempotency.services import (
+    KeyedRequest,
+    Outcome,
+    request_fingerprint,
+    run_idempotent,
+    run_idempotent_batch,
+    run_idempotent_if_keyed,
+    station_scope,
+)
 from ledger.models import Transfer
-from ledger.services import post_transfer, reverse_transfer
+from ledger.services import Posting, post_transfers, reverse_transfer
 from stations.models import Station
 from stations.selectors import works_at
 
 from . import errors
 from .days import shanghai_day
-from .ledger import lock_member_and_issuance, open_member_account
+from .ledger import lock_members_and_issuance, open_member_account
 from .mobile import normalize_mobile
 from .models import (
     MAX_CARTONS_PER_DROPOFF,
@@ -45,7 +55,7 @@ from .models import (
     Member,
 )
 from .pricing import earning_transfer_key, price_dropoff, reversal_transfer_key
-from .selectors import earning_cartons_on_day, earning_terms_in_force, member_for_dropoff
+from .selectors import EarningTerms, earning_cartons_on_days, earning_terms_at, members_by_code
 from .tasks import recompute_after_commit
 
 # Station clocks drift; a drop-off stamped a little ahead of the server is still accepted.
@@ -99,7 +109,8 @@ def record_dropoff(
     occurred_at: datetime | None = None,
     works_here: bool | None = None,
 ) -> DropOffResult:
-    """Record cartons a member left at a station and credit the points they earn.
+    """Record cartons a member left at a station and credit the points they earn: record_dropoffs()
+    for one drop-off, its refusal raised.
 
     Points = cartons within the member's daily cap x the earning rule in force at the station's
     city at `occurred_at` (default: now). Both the rule and the capped count are stored on the
@@ -119,96 +130,192 @@ def record_dropoff(
 
     Runs outside any transaction (durable: its commit is the drop-off's).
     """
-    _check_cartons(cartons)
-    now = timezone.now()
-    if occurred_at is not None and occurred_at > now + CLOCK_SKEW_ALLOWANCE:
-        raise errors.InvalidTime()
-    _require_staff(staff=staff, station=station, works_here=works_here)
-    request = DropOffRequest(
-        station=station,
-        member_code=(member_code or "").strip().upper(),
-        cartons=cartons,
-        staff=staff,
-        occurred_at=occurred_at or now,
-        now=now,
+    item = DropOffItem(
+        member_code=member_code, cartons=cartons, idempotency_key=idempotency_key, occurred_at=occurred_at
     )
-    outcome = run_idempotent(
+    (answer,) = record_dropoffs(station=station, staff=staff, items=[item], works_here=works_here)
+    if isinstance(answer, DomainError):
+        raise answer
+    return answer
+
+
+@dataclass(frozen=True)
+class DropOffItem:
+    """One drop-off as the client sent it."""
+
+    member_code: str
+    cartons: int
+    idempotency_key: str
+    occurred_at: datetime | None = None  # None: now
+
+
+def record_dropoffs(
+    *,
+    station: Station,
+    staff: AbstractBaseUser,
+    items: Sequence[DropOffItem],
+    works_here: bool | None = None,
+) -> list[DropOffResult | DomainError]:
+    """Record drop-offs at one station, each under its own key, in one transaction: the one
+    implementation of the drop-off write, for one (record_dropoff) or a device's whole offline
+    queue (the API's batch). Returns, per item in order, its DropOffResult or its refusal; a
+    refused item does not stop the others. Each item is priced after the ones before it, so
+    a member's daily cap counts the batch's earlier drop-offs.
+
+    The whole call is refused (NotStationStaff, nothing stored) when `staff` does not work here.
+    Per item, as record_dropoff() says: the shape checks store nothing; the other refusals are
+    stored under the item's key. The statements are a fixed few whatever the number of items
+    (bench/bench_api.py's batched figure): the keys' locks, their earlier outcomes, the members,
+    the rules and factors, the accounts' locks, the day's cartons, then one INSERT each for the
+    drop-offs, the transfers with their balances and the keys' outcomes. An error that is not
+    a refusal (a lost connection) rolls the whole call back and stores nothing; sending the same
+    items again is safe.
+    """
+    now = timezone.now()
+    answers: list[DropOffResult | DomainError | None] = [None] * len(items)
+    checked: list[tuple[int, DropOffRequest]] = []
+    for index, item in enumerate(items):
+        try:
+            checked.append((index, _checked_dropoff(item, now=now)))
+        except DomainError as refusal:
+            answers[index] = refusal
+    _require_staff(staff=staff, station=station, works_here=works_here)
+    requests = [request for _index, request in checked]
+    outcomes = run_idempotent_batch(
         scope=station_scope(station.pk),
-        key=idempotency_key,
-        operation="dropoff",
-        # What the client sent (an omitted time as None), not who sent it: another staff login
-        # re-sending a device's queue is the same request.
-        fingerprint=request_fingerprint(member_code=request.member_code, cartons=cartons, occurred_at=occurred_at),
-        write=lambda: _write_dropoff(request),
+        requests=[
+            KeyedRequest(key=r.idempotency_key, operation="dropoff", fingerprint=r.fingerprint) for r in requests
+        ],
+        write=lambda fresh: _write_dropoffs(station, staff, [requests[i] for i in fresh], now=now),
         to_result=lambda result: {"dropoff": result.dropoff.pk, "balance": result.balance},
     )
-    if outcome.replayed:
-        earlier = DropOff.objects.select_related("station", "member").get(pk=outcome.result["dropoff"])
-        return DropOffResult(dropoff=earlier, balance=outcome.result["balance"], replayed=True)
-    return outcome.value
+    replayed = [o.result["dropoff"] for o in outcomes if isinstance(o, Outcome) and o.replayed]
+    earlier = DropOff.objects.select_related("station", "member").in_bulk(replayed) if replayed else {}
+    for (index, _request), outcome in zip(checked, outcomes, strict=True):
+        if isinstance(outcome, DomainError):
+            answers[index] = outcome
+        elif outcome.replayed:
+            dropoff = earlier[outcome.result["dropoff"]]
+            answers[index] = DropOffResult(dropoff=dropoff, balance=outcome.result["balance"], replayed=True)
+        else:
+            answers[index] = outcome.value
+    return answers
 
 
 @dataclass(frozen=True)
 class DropOffRequest:
-    """record_dropoff()'s arguments once checked."""
+    """A DropOffItem once checked."""
 
-    station: Station
+    idempotency_key: str
     member_code: str  # stripped, upper case
     cartons: int
-    staff: AbstractBaseUser
     occurred_at: datetime
-    now: datetime
+    fingerprint: str
 
 
-def _write_dropoff(request: DropOffRequest) -> DropOffResult:
-    """The drop-off's reads and writes, inside run_idempotent()'s transaction."""
-    station = request.station
-    member = member_for_dropoff(code=request.member_code)
-    if member is None:
-        raise errors.UnknownMember()
-    if not station.is_active:
-        raise errors.StationInactive()
-    rule = earning_terms_in_force(city=station.city, at=request.occurred_at)  # the rule and the factor, one query
-    if rule is None:
-        raise errors.NoEarningRule()
-    if rule.emission_factor_in_force_id is None:
-        raise errors.NoEmissionFactor()
+def _checked_dropoff(item: DropOffItem, *, now: datetime) -> DropOffRequest:
+    """The item's shape checks, which store nothing (before its key is claimed)."""
+    _check_cartons(item.cartons)
+    if item.occurred_at is not None and item.occurred_at > now + CLOCK_SKEW_ALLOWANCE:
+        raise errors.InvalidTime()
+    code = (item.member_code or "").strip().upper()
+    return DropOffRequest(
+        idempotency_key=item.idempotency_key,
+        member_code=code,
+        cartons=item.cartons,
+        occurred_at=item.occurred_at or now,
+        # What the client sent (an omitted time as None), not who sent it: another staff login
+        # re-sending a device's queue is the same request.
+        fingerprint=request_fingerprint(member_code=code, cartons=item.cartons, occurred_at=item.occurred_at),
+    )
+
+
+def _write_dropoffs(
+    station: Station, staff: AbstractBaseUser, requests: list[DropOffRequest], *, now: datetime
+) -> list[DropOffResult | DomainError]:
+    """The drop-offs' reads and writes, inside run_idempotent_batch()'s transaction."""
+    members = members_by_code(codes={request.member_code for request in requests})
+    terms = earning_terms_at(city=station.city, times={request.occurred_at for request in requests})
+    answers: list[DropOffResult | DomainError | None] = []
+    accepted: list[tuple[int, DropOffRequest, Member, EarningTerms]] = []
+    for request in requests:
+        member, in_force = members.get(request.member_code), terms[request.occurred_at]
+        refusal = _dropoff_refusal(station, member, in_force)
+        if refusal is None:
+            accepted.append((len(answers), request, member, in_force))
+        answers.append(refusal)
+    if not accepted:
+        return answers
 
     # Lock order (ledger/services.py): the accounts by primary key, then the carton inventory
-    # row (change_carton_inventory's UPDATE). The drop-off row is new, so there is no business
-    # row to lock first.
-    member_account, issuer = lock_member_and_issuance(member_account_id=member.account.pk, station=station)
-    # The member's account lock serializes this member's drop-offs, so the cap count is exact.
-    already = earning_cartons_on_day(member=member, at=request.occurred_at)
-    price = price_dropoff(cartons=request.cartons, earned_before=already, rule=rule)
-    dropoff = DropOff.objects.create(
-        station=station,
-        member=member,
-        cartons=request.cartons,
-        earning_cartons=price.earning_cartons,
-        points=price.points,
-        rule=rule,
-        emission_factor_id=rule.emission_factor_in_force_id,
-        logged_by=request.staff,
-        occurred_at=request.occurred_at,
-        recorded_at=request.now,
+    # row (change_carton_inventory's UPDATE). The drop-off rows are new, so there is no business
+    # row to lock first. The members' account locks serialize their drop-offs, so the cap
+    # counts are exact.
+    accounts, issuer = lock_members_and_issuance(
+        member_account_ids={member.account_id for _i, _r, member, _t in accepted}, station=station
     )
-    if dropoff.points:
-        dropoff.earning_transfer = post_transfer(
+    earned = earning_cartons_on_days(
+        member_ids={member.pk for _i, _r, member, _t in accepted},
+        days={shanghai_day(request.occurred_at) for _i, request, _m, _t in accepted},
+    )
+    dropoffs = []
+    for _index, request, member, in_force in accepted:
+        day = (member.pk, shanghai_day(request.occurred_at))
+        price = price_dropoff(cartons=request.cartons, earned_before=earned.get(day, 0), rule=in_force.rule)
+        earned[day] = earned.get(day, 0) + price.earning_cartons
+        dropoffs.append(
+            DropOff(
+                station=station,
+                member=member,
+                cartons=request.cartons,
+                earning_cartons=price.earning_cartons,
+                points=price.points,
+                rule=in_force.rule,
+                emission_factor_id=in_force.emission_factor_id,
+                logged_by=staff,
+                occurred_at=request.occurred_at,
+                recorded_at=now,
+            )
+        )
+    DropOff.objects.bulk_create(dropoffs)
+    balances = {pk: account.balance for pk, account in accounts.items()}  # before, then each drop-off's after
+    earning = [dropoff for dropoff in dropoffs if dropoff.points]
+    postings = [
+        Posting(
             debit=issuer,
-            credit=member_account,
+            credit=accounts[dropoff.member.account_id],
             amount=dropoff.points,
             kind=Transfer.Kind.EARNING,
             idempotency_key=earning_transfer_key(dropoff_id=dropoff.pk),
-            at=request.now,
         )
-        dropoff.save(update_fields=["earning_transfer"])
-    change_carton_inventory(station=station, by=request.cartons)
-    if member.home_station_id is None:
-        Member.objects.filter(pk=member.pk, home_station__isnull=True).update(home_station=station)
-    if shanghai_day(request.occurred_at) < shanghai_day(request.now):
-        recompute_after_commit(shanghai_day(request.occurred_at))  # a late drop-off changes an earlier day
-    return DropOffResult(dropoff=dropoff, balance=member_account.balance, replayed=False)
+        for dropoff in earning
+    ]
+    for dropoff, transfer in zip(earning, post_transfers(postings, at=now), strict=True):
+        dropoff.earning_transfer = transfer
+    if earning:
+        DropOff.objects.bulk_update(earning, ["earning_transfer"])
+    change_carton_inventory(station=station, by=sum(dropoff.cartons for dropoff in dropoffs))
+    homeless = {member.pk for _i, _r, member, _t in accepted if member.home_station_id is None}
+    if homeless:
+        Member.objects.filter(pk__in=homeless, home_station__isnull=True).update(home_station=station)
+    for day in {shanghai_day(dropoff.occurred_at) for dropoff in dropoffs} - {shanghai_day(now)}:
+        recompute_after_commit(day)  # a late drop-off changes an earlier day
+    for (index, _request, member, _terms), dropoff in zip(accepted, dropoffs, strict=True):
+        balances[member.account_id] += dropoff.points
+        answers[index] = DropOffResult(dropoff=dropoff, balance=balances[member.account_id], replayed=False)
+    return answers
+
+
+def _dropoff_refusal(station: Station, member: Member | None, in_force: EarningTerms) -> DomainError | None:
+    if member is None:
+        return errors.UnknownMember()
+    if not station.is_active:
+        return errors.StationInactive()
+    if in_force.rule is None:
+        return errors.NoEarningRule()
+    if in_force.emission_factor_id is None:
+        return errors.NoEmissionFactor()
+    return None
 
 
 @dataclass(frozen=True)

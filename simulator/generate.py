@@ -54,7 +54,7 @@ from recycling.models import (
     EarningRule,
     RecyclingCampaign,
 )
-from recycling.pricing import earning_transfer_key, price_dropoff, reversal_transfer_key
+from recycling.pricing import earning_transfer_key, price_dropoff, reversal_transfer_key, rule_in_force
 from recycling.selectors import emission_factor_in_force
 from recycling.totals import aggregate_campaign, aggregate_day, campaigns_containing
 from rewards.demo import DemoCatalog, load_demo_catalog
@@ -396,22 +396,9 @@ def ensure_catalog() -> DemoCatalog:
 
 
 def _rule_resolver() -> Callable[[int, datetime], EarningRule | None]:
-    """recycling.selectors.earning_rule_in_force, in memory: the city's rule beats a national
-    one, then the latest start wins."""
+    """recycling.pricing.rule_in_force over every rule, read once."""
     rules = list(EarningRule.objects.all())
-
-    def resolve(city_id: int, at: datetime) -> EarningRule | None:
-        candidates = [
-            rule
-            for rule in rules
-            if rule.city_id in (city_id, None)
-            and rule.valid_from <= at
-            and (rule.valid_to is None or rule.valid_to > at)
-        ]
-        candidates.sort(key=lambda rule: (rule.city_id is None, -rule.valid_from.timestamp()))
-        return candidates[0] if candidates else None
-
-    return resolve
+    return lambda city_id, at: rule_in_force(rules, city_id=city_id, at=at)
 
 
 def ensure_earning_rule(*, network: Network, years: list[int]) -> None:

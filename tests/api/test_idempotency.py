@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from idempotency.models import IdempotencyKey
-from idempotency.services import TRY_LOCK, member_scope, station_scope
+from idempotency.services import TRY_LOCKS, member_scope, station_scope
 from ledger.models import Account, Transfer
 from recycling.models import DropOff
 from rewards.models import Redemption
@@ -324,7 +324,7 @@ def test_a_duplicate_of_a_request_still_running_is_a_409_at_once_and_the_key_is_
     def first_request():
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(TRY_LOCK, [f"{station_scope(station.pk)}\nrunning-key"])
+                cursor.execute(TRY_LOCKS, [station_scope(station.pk), ["running-key"]])
                 holding.set()
                 crash.wait(10)
                 raise RuntimeError("the worker died")

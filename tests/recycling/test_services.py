@@ -29,7 +29,7 @@ from recycling.audit import dropoffs_have_their_transfers, earning_transfers_agr
 from recycling.ledger import issuance_account
 from recycling.mobile import mask_mobile, normalize_mobile
 from recycling.models import DropOff, Member
-from recycling.services import record_dropoff, register_member, void_dropoff
+from recycling.services import DropOffItem, record_dropoff, record_dropoffs, register_member, void_dropoff
 from tests.factories import (
     AccountFactory,
     CityFactory,
@@ -222,11 +222,61 @@ def test_record_dropoff_runs_a_bounded_number_of_queries(record, django_assert_m
     for _ in range(3):
         record()
     # The staff check; the key's transaction (here a savepoint): its advisory lock, its earlier
-    # row; the write's savepoint: the member, the rule and factor, lock both accounts, the day's
-    # cartons, 2 INSERTs, the drop-off's link to its transfer, one UPDATE of both balances, the
-    # inventory; its release; the key's row.
-    with django_assert_max_num_queries(17):
+    # row, the member, the rule, the factor, lock both accounts, the day's cartons, INSERT the
+    # drop-off, INSERT the transfer with both balances, the drop-off's link to it, the
+    # inventory, the key's row; the savepoint's release.
+    with django_assert_max_num_queries(15):
         record()
+
+
+# record_dropoffs: many drop-offs in one call
+
+
+def test_record_dropoffs_prices_each_item_after_the_ones_before_it(rule, staff, member):
+    """Three items of 8 cartons by one member: the cap of 20 is reached inside the batch, so the
+    third earns only 4 cartons; each answer carries the balance right after its own drop-off."""
+    other = MemberFactory()
+    items = [DropOffItem(member_code=member.code, cartons=8, idempotency_key=f"b-{n}") for n in range(3)]
+    items.insert(1, DropOffItem(member_code=other.code, cartons=2, idempotency_key="b-other"))
+
+    answers = record_dropoffs(station=staff.station, staff=staff.user, items=items)
+
+    assert [a.dropoff.earning_cartons for a in answers] == [8, 2, 8, 4]
+    assert [a.balance for a in answers] == [80, 20, 160, 200]
+    assert balance_of(member) == 200 and balance_of(other) == 20
+    assert Transfer.objects.filter(kind=Transfer.Kind.EARNING).count() == 4
+    assert all(d.earning_transfer.amount == d.points for d in DropOff.objects.select_related("earning_transfer"))
+    assert IdempotencyKey.objects.filter(scope=station_scope(staff.station.pk)).count() == 4
+
+
+def test_record_dropoffs_refuses_an_item_without_stopping_the_others(rule, staff, member):
+    """A bad carton count stores nothing, an unknown member is a stored refusal, a key used twice
+    is the first use replayed; the good items are recorded once."""
+    items = [
+        DropOffItem(member_code=member.code, cartons=2, idempotency_key="ok"),
+        DropOffItem(member_code=member.code, cartons=0, idempotency_key="bad-count"),
+        DropOffItem(member_code="NOSUCHMEMBER2345", cartons=2, idempotency_key="nobody"),
+        DropOffItem(member_code=member.code, cartons=2, idempotency_key="ok"),
+    ]
+
+    ok, bad_count, nobody, again = record_dropoffs(station=staff.station, staff=staff.user, items=items)
+
+    assert not ok.replayed and again.replayed and again.dropoff.pk == ok.dropoff.pk
+    assert isinstance(bad_count, errors.InvalidCartonCount) and isinstance(nobody, errors.UnknownMember)
+    assert DropOff.objects.count() == 1 and balance_of(member) == 20
+    stored = dict(IdempotencyKey.objects.values_list("key", "refusal_code"))
+    assert stored == {"ok": "", "nobody": errors.UnknownMember.code}
+
+
+def test_record_dropoffs_refuses_a_staff_user_from_elsewhere_storing_nothing(rule, member):
+    """Not working at the station refuses the whole call before any key is claimed."""
+    elsewhere = StationStaffFactory()
+    items = [DropOffItem(member_code=member.code, cartons=2, idempotency_key="k")]
+
+    with pytest.raises(errors.NotStationStaff):
+        record_dropoffs(station=StationFactory(), staff=elsewhere.user, items=items)
+
+    assert not DropOff.objects.exists() and not IdempotencyKey.objects.exists()
 
 
 # record_dropoff: refusals
