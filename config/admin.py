@@ -1,8 +1,15 @@
-"""The GreenBox admin site: Django's admin with GreenBox titles and a staff-friendly member search."""
+"""The GreenBox admin site: Django's admin with GreenBox titles, a staff-friendly member search,
+and the sign-in lockout on its sign-in and password change pages (members/lockout.py)."""
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm, AdminPasswordChangeForm
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.contrib.auth.views import PasswordChangeView
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+from members.forms import BoundedUsernameMixin
+from members.lockout import CountedPasswordChangeMixin
 
 
 class MemberSearchView(AutocompleteJsonView):
@@ -19,10 +26,28 @@ class MemberSearchView(AutocompleteJsonView):
         return result
 
 
+class StaffAuthenticationForm(BoundedUsernameMixin, AdminAuthenticationForm):
+    """The admin's sign-in form; an over-long username is a form error, not a 500."""
+
+
+class StaffPasswordChangeView(CountedPasswordChangeMixin, PasswordChangeView):
+    """The admin's password change; a wrong old password counts towards the sign-in lockout."""
+
+
 class GreenBoxAdminSite(admin.AdminSite):
     site_header = _("GreenBox recycling")
     site_title = _("GreenBox")
     index_title = _("Station desk")
+    login_form = StaffAuthenticationForm
+
+    def password_change(self, request, extra_context=None):
+        # Django's AdminSite.password_change with the counting view (members/lockout.py).
+        request.current_app = self.name
+        return StaffPasswordChangeView.as_view(
+            form_class=AdminPasswordChangeForm,
+            success_url=reverse("admin:password_change_done", current_app=self.name),
+            extra_context={**self.each_context(request), **(extra_context or {})},
+        )(request)
 
     def autocomplete_view(self, request):
         return MemberSearchView.as_view(admin_site=self)(request)

@@ -11,6 +11,7 @@ from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -94,7 +95,22 @@ class SendCodeForm(forms.Form):
         return normalize_mobile(self.cleaned_data["mobile"])
 
 
-class MemberAuthenticationForm(AuthenticationForm):
+class BoundedUsernameMixin:
+    """For an AuthenticationForm: a username longer than the field's max_length is a form error.
+
+    AuthenticationForm sets the field's max_length after building it, so no validator enforces
+    it: a 100,000-character username went on to authenticate() and the lockout's records (a
+    database error, a 500). clean_username() runs before clean(), which authenticates, so an
+    over-long username is refused before anything is looked up or written.
+    """
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        MaxLengthValidator(self.fields["username"].max_length)(username)
+        return username
+
+
+class MemberAuthenticationForm(BoundedUsernameMixin, AuthenticationForm):
     """Sign in with the mobile number (recycling.auth.MobileNumberBackend) and password."""
 
     error_messages = {

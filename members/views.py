@@ -41,6 +41,7 @@ from stations.models import Station
 
 from . import selectors
 from .forms import DonateForm, MemberAuthenticationForm, ReserveForm, SendCodeForm, SignUpForm, StationPickerForm
+from .lockout import CountedPasswordChangeMixin
 from .qr import member_qr_svg
 from .verification import get_verifier, send_verification_code
 
@@ -121,7 +122,9 @@ class SignOutView(LogoutView):
     next_page = reverse_lazy("members:signin")
 
 
-class ChangePasswordView(PasswordChangeView):
+class ChangePasswordView(CountedPasswordChangeMixin, PasswordChangeView):
+    """A wrong old password counts towards the sign-in lockout (members/lockout.py)."""
+
     template_name = "members/password_change.html"
     success_url = reverse_lazy("members:home")
 

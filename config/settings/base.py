@@ -187,16 +187,25 @@ LOGIN_URL = "admin:login"
 # write anything there). The audit log takes the client's address from this.
 GREENBOX_TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
 
-# Repeated failed sign-ins (members' pages and the admin) lock out that username from that
-# address for a while: per username+IP, so an attacker elsewhere cannot lock a member out,
-# and the lock ends after the cool-off however many attempts come in meanwhile.
+# Repeated failed sign-ins (members' pages and the admin; wrong old passwords on the password
+# change pages count too) lock that account out from that client address for a while: per
+# account+address, so an attacker elsewhere cannot lock a member out, and the lock ends after
+# the cool-off however many attempts come in meanwhile. The account is the same whichever
+# identifier was typed (mobile number or username), and the address is the one the audit log
+# records (audit.context.client_address, behind GREENBOX_TRUSTED_PROXIES). One address is also
+# limited across accounts, which stops one password tried against many numbers
+# (members/lockout.py explains both).
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
-AXES_USERNAME_CALLABLE = "members.lockout.lockout_username"  # one spelling per mobile number
+AXES_USERNAME_CALLABLE = "members.lockout.lockout_username"  # the account, whichever identifier was typed
+AXES_CLIENT_IP_CALLABLE = "audit.context.client_address"  # the audit log's address: one derivation
+AXES_HANDLER = "members.lockout.LockoutHandler"  # adds the limit per address across accounts
+AXES_LOCKOUT_CALLABLE = "members.lockout.lockout_response"
 AXES_LOCKOUT_TEMPLATE = "members/locked_out.html"
+GREENBOX_SIGNIN_FAILURES_PER_ADDRESS = 20
 
 # Points earned per carton and the daily cap are data (EarningRule); this is only the cap
 # that a new rule starts with.
