@@ -43,6 +43,8 @@ DOMAIN_ERROR_STATUS = {
     "out_of_stock": status.HTTP_409_CONFLICT,
     "daily_limit_reached": status.HTTP_409_CONFLICT,
     "not_enough_cartons": status.HTTP_409_CONFLICT,
+    # Too many wrong pickup codes by this user at this station: wait for the cool-off.
+    "too_many_pickup_codes": status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 

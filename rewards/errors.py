@@ -84,3 +84,8 @@ class NoSuchReservation(DomainError):
 class InvalidStockChange(DomainError):
     code = "invalid_stock_change"
     default_message = _("The stock cannot go below zero.")
+
+
+class TooManyPickupCodes(DomainError):
+    code = "too_many_pickup_codes"
+    default_message = _("Too many wrong pickup codes at this station: wait, then type the code the member shows again.")

@@ -44,6 +44,7 @@ from idempotency.services import (
     run_idempotent,
     run_idempotent_if_keyed,
     station_scope,
+    was_replayed,
 )
 from ledger.models import Account, Transfer
 from ledger.services import lock_accounts, post_transfer, reverse_transfer
@@ -67,6 +68,7 @@ from .models import (
     StationStock,
     new_pickup_code,
 )
+from .pickup_attempts import check_pickup_attempts, count_wrong_pickup_code
 from .selectors import reserved_quantity_on_day, waiting_reservation_by_code
 
 PICKUP_CODE_ATTEMPTS = 10
@@ -393,7 +395,9 @@ def collect_redemption(
     Refused, with nothing written, when the staff user does not work at that station (the
     error names the station to collect at), the code is wrong, the reservation was already
     collected, cancelled or has expired (its collection deadline has passed, even if the
-    expiry task has not run yet). Posts nothing: the points were taken at reservation.
+    expiry task has not run yet), or the staff user has typed too many wrong codes at that
+    station (TooManyPickupCodes; a wrong code counts: rewards/pickup_attempts.py). Posts
+    nothing: the points were taken at reservation.
 
     Takes no key (the admin's page of one reservation): a second collection is refused as
     AlreadyCollected. Runs outside any transaction (durable).
@@ -406,7 +410,12 @@ def collect_redemption(
             raise errors.WrongStation(
                 _("Collect this reward at station %(code)s (%(name)s).") % {"code": station.code, "name": station.name}
             )
-        return _collect(redemption, pickup_code=pickup_code, staff=staff, now=now)
+        check_pickup_attempts(staff=staff, station=station)
+        try:
+            return _collect(redemption, pickup_code=pickup_code, staff=staff, now=now)
+        except errors.WrongPickupCode:
+            count_wrong_pickup_code(staff=staff, station=station)
+            raise
 
 
 @dataclass(frozen=True)
@@ -432,13 +441,17 @@ def collect_by_pickup_code(
     (stations.selectors.staff_at_station); None: this asks works_at(). A user who does not work
     there is refused (NotStationStaff) before any key is claimed, storing nothing. Idempotent in
     the station's scope when given a key: every other refusal is stored and replayed, and a
-    retry of a collection that went through gets it again. Runs outside any transaction (durable).
+    retry of a collection that went through gets it again. A wrong code counts towards the
+    limit of wrong codes per staff user and station (rewards/pickup_attempts.py; its replay
+    does not), and a user at the limit is refused (TooManyPickupCodes) before any key is
+    claimed. Runs outside any transaction (durable).
     """
     now = now or timezone.now()
     if works_here is None:
         works_here = works_at(user=staff, station=station)
     if not works_here:
         raise recycling_errors.NotStationStaff()
+    check_pickup_attempts(staff=staff, station=station)  # before the key's claim: stores nothing
     code = (pickup_code or "").strip()
 
     def write() -> Redemption:
@@ -447,14 +460,19 @@ def collect_by_pickup_code(
             raise errors.NoSuchReservation()
         return _collect(_lock_redemption(waiting.pk), pickup_code=code, staff=staff, now=now)
 
-    outcome = run_idempotent_if_keyed(
-        scope=station_scope(station.pk),
-        key=idempotency_key,
-        operation="collect",
-        fingerprint=request_fingerprint(pickup_code=code),
-        write=write,
-        to_result=lambda redemption: {"redemption": redemption.pk},
-    )
+    try:
+        outcome = run_idempotent_if_keyed(
+            scope=station_scope(station.pk),
+            key=idempotency_key,
+            operation="collect",
+            fingerprint=request_fingerprint(pickup_code=code),
+            write=write,
+            to_result=lambda redemption: {"redemption": redemption.pk},
+        )
+    except (errors.NoSuchReservation, errors.WrongPickupCode) as refusal:
+        if not was_replayed(refusal):  # a retry of the same request is not another guess
+            count_wrong_pickup_code(staff=staff, station=station)
+        raise
     if outcome.replayed:
         earlier = Redemption.objects.select_related("reward", "station").get(pk=outcome.result["redemption"])
         return CollectionResult(redemption=earlier, replayed=True)

@@ -87,6 +87,12 @@ class StationStaffFactory(factory.django.DjangoModelFactory):
     role = StationStaff.Role.STAFF
 
 
+class StationManagerFactory(StationStaffFactory):
+    """The station's manager: voids any of its drop-offs, adjusts its stock, bales its cartons."""
+
+    role = StationStaff.Role.MANAGER
+
+
 class MemberFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Member

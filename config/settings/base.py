@@ -207,6 +207,11 @@ AXES_LOCKOUT_CALLABLE = "members.lockout.lockout_response"
 AXES_LOCKOUT_TEMPLATE = "members/locked_out.html"
 GREENBOX_SIGNIN_FAILURES_PER_ADDRESS = 20
 
+# Wrong pickup codes typed at a station's desk (admin and API) per staff user and station:
+# after this many within the cool-off the desk refuses further codes there until it ends.
+GREENBOX_PICKUP_CODE_FAILURE_LIMIT = 5
+GREENBOX_PICKUP_CODE_COOLOFF = timedelta(minutes=15)
+
 # Points earned per carton and the daily cap are data (EarningRule); this is only the cap
 # that a new rule starts with.
 GREENBOX_DEFAULT_DAILY_CARTON_CAP = 20

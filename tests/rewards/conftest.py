@@ -6,6 +6,7 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.core.cache import cache
 
 from idempotency.models import IdempotencyKey
 from ledger.models import Account, Transfer
@@ -17,6 +18,7 @@ from tests.factories import (
     EarningRuleFactory,
     MemberFactory,
     RewardFactory,
+    StationManagerFactory,
     StationStaffFactory,
     StationStockFactory,
 )
@@ -26,6 +28,14 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2022, 11, 15, 10, 0, tzinfo=SHANGHAI)
 
 _funding_keys = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Wrong pickup codes are counted in the cache (rewards/pickup_attempts.py): every test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 def give_points(member: Member, points: int) -> None:
@@ -68,9 +78,10 @@ def refusals() -> list[tuple[str, str]]:
 
 @pytest.fixture
 def desk(db):
-    """A station with a staff user, a member with 100 points, eggs (20 points, at most 2 a day,
-    10 in stock), a tote bag (10 points, 5 in stock) and an open notebook campaign (50 points)."""
-    staff = StationStaffFactory()
+    """A station with its manager (who adjusts its stock), a member with 100 points, eggs (20
+    points, at most 2 a day, 10 in stock), a tote bag (10 points, 5 in stock) and an open
+    notebook campaign (50 points)."""
+    staff = StationManagerFactory()
     member = MemberFactory()
     give_points(member, 100)
     eggs = RewardFactory(name="Four eggs", name_zh="四个鸡蛋", points_cost=20, daily_limit_per_member=2)
