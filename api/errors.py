@@ -32,6 +32,8 @@ DOMAIN_ERROR_STATUS = {
     "not_station_staff": status.HTTP_403_FORBIDDEN,
     "wrong_station": status.HTTP_403_FORBIDDEN,
     "not_your_redemption": status.HTTP_403_FORBIDDEN,
+    "void_not_allowed": status.HTTP_403_FORBIDDEN,
+    "not_station_manager": status.HTTP_403_FORBIDDEN,
     # The thing acted on does not exist.
     "unknown_dropoff": status.HTTP_404_NOT_FOUND,
     "no_such_reservation": status.HTTP_404_NOT_FOUND,

@@ -13,7 +13,11 @@ pages and the admin get the same guarantees from the same code. This module only
 Scope, operation and fingerprint are the service's, from its own parameters, not from the HTTP
 request: the same write sent from the API or from a member page is the same request. Who may
 act in the scope (staff of that station, that member) is checked before the key is claimed,
-so nobody can read a replay, or use up a key, in a scope not theirs.
+so nobody can read a replay, or use up a key, in a scope not theirs. Which of the station's
+drop-offs a staff user may void depends on the time (their own, within 15 minutes of logging
+it: recycling.permissions), so that check runs in the write and its refusal (403
+void_not_allowed) is stored and replayed like the domain's: a void that went through inside
+the window replays after it.
 
     endpoint                       service                  scope        operation  fingerprint of
     POST dropoffs/                 record_dropoff           the station  dropoff    member_code, cartons, occurred_at

@@ -93,3 +93,16 @@ class FactorStartOvertaken(DomainError):
 class CampaignCompared(DomainError):
     code = "campaign_compared"
     default_message = _("Another campaign is compared with this one: it cannot be deleted.")
+
+
+class VoidNotAllowed(DomainError):
+    code = "void_not_allowed"
+    default_message = _(
+        "Staff void only drop-offs they logged themselves, within 15 minutes of logging them: "
+        "ask the station's manager to void this one."
+    )
+
+
+class NotStationManager(DomainError):
+    code = "not_station_manager"
+    default_message = _("Only the station's manager may do this.")

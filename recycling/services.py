@@ -39,7 +39,7 @@ from idempotency.services import (
 from ledger.models import Transfer
 from ledger.services import Posting, post_transfers, reverse_transfer
 from stations.models import Station
-from stations.selectors import works_at
+from stations.selectors import manages, works_at
 
 from . import errors
 from .days import shanghai_day
@@ -54,6 +54,7 @@ from .models import (
     DropOff,
     Member,
 )
+from .permissions import can_void_dropoff
 from .pricing import earning_transfer_key, price_dropoff, reversal_transfer_key
 from .selectors import EarningTerms, earning_cartons_on_days, earning_terms_at, members_by_code
 from .tasks import recompute_after_commit
@@ -334,13 +335,19 @@ def void_dropoff(
 ) -> VoidResult:
     """Void a drop-off logged in error: reverse its points and mark it voided, with who, when and why.
 
-    Refused when it is already voided, when the staff user does not work at its station, or when
-    the member has already spent the points (the balance would go below zero).
+    Refused when it is already voided, when the staff user does not work at its station, when
+    their role does not allow this void (VoidNotAllowed: recycling.permissions.can_void_dropoff,
+    a manager voids any drop-off of the station, a plain staff user only their own within 15
+    minutes of logging it), or when the member has already spent the points (the balance would
+    go below zero).
 
     Idempotent in the drop-off's station's scope when given a key (the API's); the reason, the
     drop-off's existence and the staff check come before the key is claimed and store nothing.
-    Without a key (the admin's action) a retry is refused as AlreadyVoided. `works_here` as in
-    record_dropoff(). Runs outside any transaction (durable).
+    The role check depends on the time, so it runs in the write, under the drop-off's lock: its
+    refusal is stored and replayed like the others, and a retry of a void that went through
+    inside the window still gets it, after the window too. Without a key (the admin's action)
+    a retry is refused as AlreadyVoided. `works_here` as in record_dropoff(). Runs outside any
+    transaction (durable).
     """
     reason = (reason or "").strip()
     if not 0 < len(reason) <= MAX_VOID_REASON_LENGTH:
@@ -373,6 +380,8 @@ def _void(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> DropOff:
         .select_related("station", "member", "earning_transfer")
         .get(pk=dropoff_id)
     )
+    if not can_void_dropoff(user=staff, dropoff=dropoff, now=timezone.now()):
+        raise errors.VoidNotAllowed()
     if dropoff.status == DropOff.Status.VOIDED:
         raise errors.AlreadyVoided()
     if dropoff.earning_transfer_id:
@@ -428,11 +437,15 @@ def record_carton_movement(
     refusal is stored under the key. Idempotent in the station's scope, like record_dropoff():
     a retry with the same key returns the first movement (replayed=True); the same key with a
     different request is refused. The staff check, the kind, the count and the time are checked
-    before the key is claimed and store nothing. Runs outside any transaction (durable).
+    before the key is claimed and store nothing, and so is the role: any staff user of the
+    station records cartons reused, only its manager (stations.selectors.manages) cartons baled
+    (NotStationManager). Runs outside any transaction (durable).
     """
     _require_staff(staff=staff, station=station, works_here=works_here)
     if kind not in CartonMovement.Kind.values:
         raise errors.InvalidMovementKind()
+    if kind == CartonMovement.Kind.BALED and not manages(user=staff, station=station):
+        raise errors.NotStationManager(_("Only the station's manager records cartons baled."))
     if not is_whole_number(cartons) or not 1 <= cartons <= MAX_CARTONS_PER_MOVEMENT:
         raise errors.InvalidCartonCount(_("Record 1 to %(max)s cartons at a time.") % {"max": MAX_CARTONS_PER_MOVEMENT})
     now = timezone.now()

@@ -1,6 +1,7 @@
 """The rewards admin: superusers manage the catalog and the campaigns; station staff see the
-reservations waiting at their stations, hand them out against the pickup code, and keep their
-stations' stock. Every write goes through rewards.services; nothing can be deleted.
+reservations waiting at their stations, hand them out against the pickup code, and see their
+stations' stock, which their managers adjust. Every write goes through rewards.services;
+nothing can be deleted.
 """
 
 from django import forms
@@ -19,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from core.admin import ReadOnlyAdminMixin, SuperuserEditsAdminMixin, service_form_page
 from recycling.errors import DomainError
 from stations.models import Station
-from stations.selectors import stations_for_user, works_at
+from stations.selectors import manages, stations_for_user, stations_managed_by, works_at
 
 from . import services
 from .models import PICKUP_CODE_LENGTH, DonationCampaign, Redemption, Reward, StationStock
@@ -225,8 +226,9 @@ class AdjustStockForm(forms.Form):
 
 @admin.register(StationStock)
 class StationStockAdmin(admin.ModelAdmin):
-    """Staff see their stations' stock and change it by a number of items (never set it), so a
-    change adds to whatever the reservations meanwhile left; the service keeps it >= 0."""
+    """Staff see their stations' stock; a station's manager changes it by a number of items
+    (never sets it), so a change adds to whatever the reservations meanwhile left; the service
+    keeps it >= 0."""
 
     list_display = ("station", "reward", "quantity", "updated_at")
     list_filter = ("reward",)
@@ -236,9 +238,13 @@ class StationStockAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[StationStock]:
         return stock_for_user(user=request.user)
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Only a station's manager adjusts its stock (rewards.services.adjust_stock refuses the others).
+        return super().has_add_permission(request) and stations_managed_by(user=request.user).exists()
+
     def has_change_permission(self, request: HttpRequest, obj: StationStock | None = None) -> bool:
         allowed = super().has_change_permission(request, obj)
-        return allowed and (obj is None or works_at(user=request.user, station=obj.station))
+        return allowed and (obj is None or manages(user=request.user, station=obj.station))
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
@@ -255,7 +261,7 @@ class StationStockAdmin(admin.ModelAdmin):
         return self._adjust_view(request, stock=stock)
 
     def _adjust_view(self, request: HttpRequest, *, stock: StationStock | None) -> HttpResponse:
-        form = AdjustStockForm(request.POST or None, stations=stations_for_user(user=request.user), stock=stock)
+        form = AdjustStockForm(request.POST or None, stations=stations_managed_by(user=request.user), stock=stock)
         if request.method == "POST" and form.is_valid():
             try:
                 adjusted = services.adjust_stock(

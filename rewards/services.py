@@ -53,7 +53,7 @@ from recycling.days import shanghai_day
 from recycling.models import Member
 from recycling.tasks import recompute_after_commit
 from stations.models import Station
-from stations.selectors import works_at
+from stations.selectors import manages, works_at
 
 from . import errors
 from .models import (
@@ -170,11 +170,14 @@ def adjust_stock(*, station: Station, reward: Reward, change: int, staff: Abstra
     """Add goods received (change > 0) or remove broken or lost ones (change < 0) at a station.
 
     The stock row is locked, so the change adds to whatever concurrent reservations left, and
-    refused (InvalidStockChange) if it would take the quantity below zero. Only staff of the
-    station (or a superuser) may change it.
+    refused (InvalidStockChange) if it would take the quantity below zero. Only the station's
+    manager (or a superuser: stations.selectors.manages) may change it; its other staff are
+    refused with NotStationManager.
     """
     if not works_at(user=staff, station=station):
         raise recycling_errors.NotStationStaff()
+    if not manages(user=staff, station=station):
+        raise recycling_errors.NotStationManager(_("Only the station's manager adjusts its stock."))
     if not is_whole_number(change) or change == 0:
         raise errors.InvalidStockChange(_("Give the change as a whole number other than 0, e.g. 24 or -2."))
     if reward.kind != Reward.Kind.GOODS:

@@ -41,6 +41,29 @@ def works_at(*, user: AbstractBaseUser, station: Station, has_staff_row: bool | 
     return has_staff_row
 
 
+def station_role(*, user: AbstractBaseUser, station_id: int) -> str | None:
+    """The user's role at the station (StationStaff.Role): MANAGER for a superuser everywhere,
+    else their StationStaff row's; None where they do not work. One query (none for a superuser)."""
+    if user.is_superuser:
+        return StationStaff.Role.MANAGER
+    return StationStaff.objects.filter(station_id=station_id, user_id=user.pk).values_list("role", flat=True).first()
+
+
+def manages(*, user: AbstractBaseUser, station: Station) -> bool:
+    """Whether the user manages the station: beyond what its staff do, a manager voids any of its
+    drop-offs (recycling.permissions.can_void_dropoff), adjusts its rewards' stock and records
+    its cartons baled. A superuser manages every station."""
+    return station_role(user=user, station_id=station.pk) == StationStaff.Role.MANAGER
+
+
+def stations_managed_by(*, user: AbstractBaseUser) -> QuerySet[Station]:
+    """The stations whose stock the user may adjust: every one for a superuser, else those where
+    their role is manager."""
+    if user.is_superuser:
+        return Station.objects.all()
+    return Station.objects.filter(staff__user=user, staff__role=StationStaff.Role.MANAGER)
+
+
 @dataclass(frozen=True)
 class StaffAtStation:
     """A staff user, a station, and whether the user works there (works_at()), resolved once by the

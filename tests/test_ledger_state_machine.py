@@ -60,7 +60,7 @@ from tests.factories import (
     MemberFactory,
     RewardFactory,
     StationFactory,
-    StationStaffFactory,
+    StationManagerFactory,
     StationStockFactory,
 )
 from tests.transactions import example_transaction
@@ -92,7 +92,8 @@ class LedgerMachine(RuleBasedStateMachine):
         factor = emission_factor_in_force(at=START)
         self.co2e_mg_per_carton = int(factor.kg_board_per_carton * factor.kg_co2e_per_kg * 1_000_000)
         self.city = CityFactory()
-        desks = [StationStaffFactory(station=StationFactory(city=self.city)) for _ in range(STATIONS)]
+        # Managers: they restock, and void whichever drop-off whenever.
+        desks = [StationManagerFactory(station=StationFactory(city=self.city)) for _ in range(STATIONS)]
         self.stations = [desk.station for desk in desks]
         self.staff = [desk.user for desk in desks]
         self.members = [MemberFactory() for _ in range(MEMBERS)]

@@ -19,6 +19,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -27,9 +28,10 @@ from idempotency.errors import KeyReused
 from stations.models import Station
 from stations.selectors import stations_for_user, works_at
 
-from ..errors import DomainError
+from ..errors import DomainError, VoidNotAllowed
 from ..forms import CartonMovementForm, DropOffForm, VoidReasonForm
 from ..models import CartonInventory, CartonMovement, DropOff
+from ..permissions import can_void_dropoff
 from ..services import DropOffResult, record_carton_movement, record_dropoff, void_dropoff
 
 
@@ -202,7 +204,7 @@ class DropOffAdmin(DeskFormAdmin):
     )
 
     def has_void_permission(self, request: HttpRequest) -> bool:
-        # Whoever may log cartons may void a mistake; the service checks they work at the station.
+        # Whoever may log cartons may void a mistake; which ones is their role's (can_void_dropoff).
         return self.has_add_permission(request)
 
     @admin.display(description=_("member"))
@@ -225,8 +227,23 @@ class DropOffAdmin(DeskFormAdmin):
 
     @admin.action(description=_("Void selected drop-offs (asks for a reason)"), permissions=["void"])
     def void_dropoffs(self, request, queryset):
-        """Ask for a reason on an intermediate page, then void each drop-off in its own transaction."""
-        dropoffs = list(queryset.select_related("station", "member").order_by("pk"))
+        """Ask for a reason on an intermediate page, then void each drop-off in its own transaction.
+
+        Only the drop-offs the user's role lets them void are offered (can_void_dropoff: a
+        manager any of the station's, a plain staff user their own within 15 minutes of logging
+        them); the others are named in a message. The service checks again when it voids.
+        """
+        now = timezone.now()
+        dropoffs, refused = [], []
+        for dropoff in queryset.select_related("station", "member").order_by("pk"):
+            (dropoffs if can_void_dropoff(user=request.user, dropoff=dropoff, now=now) else refused).append(dropoff)
+        if refused:
+            numbers = ", ".join(f"#{dropoff.pk}" for dropoff in refused)
+            self.message_user(
+                request,
+                _("Not voided: %(dropoffs)s. %(rule)s") % {"dropoffs": numbers, "rule": VoidNotAllowed.default_message},
+                messages.WARNING,
+            )
         if not dropoffs:
             self.message_user(request, _("None of the selected drop-offs can be voided by you."), messages.WARNING)
             return None

@@ -23,6 +23,7 @@ from tests.factories import (
     EarningRuleFactory,
     MemberFactory,
     RewardFactory,
+    StationManagerFactory,
     StationStaffFactory,
     SuperuserFactory,
 )
@@ -38,7 +39,7 @@ def events(action=None):
 
 @pytest.fixture
 def desk(db):
-    staff = StationStaffFactory()
+    staff = StationManagerFactory()  # adjusts stock too
     EarningRuleFactory(points_per_carton=10, daily_carton_cap=20)
     return staff
 

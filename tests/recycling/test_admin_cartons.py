@@ -15,7 +15,7 @@ from tests.factories import (
     CartonMovementFactory,
     StaffUserFactory,
     StationFactory,
-    StationStaffFactory,
+    StationManagerFactory,
     SuperuserFactory,
 )
 from tests.recycling.test_admin import english_client, form_errors, messages_of
@@ -49,7 +49,8 @@ def inventory_b(station_b):
 
 @pytest.fixture
 def staff_a(station_a):
-    return StationStaffFactory(station=station_a).user
+    """Station A's manager, who may bale its cartons (tests/recycling/test_roles.py has the plain staff)."""
+    return StationManagerFactory(station=station_a).user
 
 
 @pytest.fixture

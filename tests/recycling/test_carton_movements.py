@@ -15,16 +15,23 @@ from recycling import errors
 from recycling.audit import carton_inventories_match_movements
 from recycling.models import CartonInventory, CartonMovement, DropOff
 from recycling.services import record_carton_movement, record_dropoff, void_dropoff
-from tests.factories import EarningRuleFactory, MemberFactory, StationFactory, StationStaffFactory
+from tests.factories import (
+    EarningRuleFactory,
+    MemberFactory,
+    StationFactory,
+    StationManagerFactory,
+    StationStaffFactory,
+)
 
 REUSED, BALED = CartonMovement.Kind.REUSED, CartonMovement.Kind.BALED
 
 
 @pytest.fixture
 def desk(db):
-    """A station with 10 cartons on hand, left by one member (100 points), and its staff."""
+    """A station with 10 cartons on hand, left by one member (100 points), and its manager (who
+    may bale them)."""
     EarningRuleFactory(points_per_carton=10, daily_carton_cap=20)
-    staff, member = StationStaffFactory(), MemberFactory()
+    staff, member = StationManagerFactory(), MemberFactory()
     dropoff = record_dropoff(
         station=staff.station, member_code=member.code, cartons=10, staff=staff.user, idempotency_key="drop"
     ).dropoff

@@ -13,7 +13,7 @@ from recycling import tasks
 from recycling.days import shanghai_day
 from recycling.models import CartonMovement, DailyCityTotal, DailyStationTotal
 from recycling.services import record_carton_movement, record_dropoff, void_dropoff
-from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
+from tests.factories import EarningRuleFactory, MemberFactory, StationManagerFactory, StationStaffFactory
 
 DAY = date(2024, 3, 1)
 AT_NOON = datetime(2024, 3, 1, 4, 0, tzinfo=UTC)  # 12:00 on 1 March in Shanghai
@@ -22,7 +22,7 @@ AT_NOON = datetime(2024, 3, 1, 4, 0, tzinfo=UTC)  # 12:00 on 1 March in Shanghai
 @pytest.fixture
 def desk(db):
     EarningRuleFactory(points_per_carton=10, daily_carton_cap=20)
-    return StationStaffFactory(), MemberFactory()
+    return StationManagerFactory(), MemberFactory()  # a manager: bales too
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from tests.factories import (
     RewardFactory,
     StaffUserFactory,
     StationFactory,
-    StationStaffFactory,
+    StationManagerFactory,
     StationStockFactory,
 )
 from tests.transactions import Rollback, example_transaction
@@ -212,7 +212,7 @@ def _run_operations(ops) -> None:
     stations = [StationFactory(city=cities[c]) for c in STATION_CITIES]
     staff = StaffUserFactory()
     for station in stations:
-        StationStaffFactory(user=staff, station=station)
+        StationManagerFactory(user=staff, station=station)  # bales, and voids whenever
     members = [MemberFactory() for _ in range(MEMBERS)]
     dropoff_ids = []
     for n, op in enumerate(ops):
@@ -297,7 +297,7 @@ def desk(db):
     stations = [StationFactory(city=hangzhou), StationFactory(city=hangzhou), StationFactory(city=ningbo)]
     staff = StaffUserFactory()
     for station in stations:
-        StationStaffFactory(user=staff, station=station)
+        StationManagerFactory(user=staff, station=station)  # bales, and voids whenever
     return stations, staff, [MemberFactory() for _ in range(3)]
 
 

@@ -95,8 +95,8 @@ def test_staff_cannot_open_the_collect_page_of_another_station(staff_client, wai
 
 
 @pytest.mark.django_db
-def test_staff_manage_the_stock_of_their_stations_only(staff_client, desk):
-    """Staff see their own station's stock, add to it, and are refused (error shown, nothing
+def test_managers_manage_the_stock_of_their_stations_only(staff_client, desk):
+    """A station's manager sees its stock, adds to it, and is refused (error shown, nothing
     written) when a change would go below zero; another station's stock is invisible."""
     other = StationStockFactory(reward=desk.eggs, quantity=7)
 

@@ -22,7 +22,12 @@ from recycling import errors as ledger_errors
 from rewards import errors, services
 from rewards.models import Redemption, StationStock
 from tests.concurrency import run_concurrently
-from tests.factories import MemberFactory, RewardFactory, StationStaffFactory, StationStockFactory
+from tests.factories import (
+    MemberFactory,
+    RewardFactory,
+    StationManagerFactory,
+    StationStockFactory,
+)
 
 from .conftest import balance_of, give_points
 
@@ -33,8 +38,8 @@ def kinds(outcomes: list[object]) -> Counter:
 
 @pytest.fixture
 def committed(transactional_db):
-    """Committed setup every thread can see: a station with its staff and eggs at 20 points."""
-    staff = StationStaffFactory()
+    """Committed setup every thread can see: a station with its manager and eggs at 20 points."""
+    staff = StationManagerFactory()
     return {"station": staff.station, "staff": staff.user, "eggs": RewardFactory(points_cost=20)}
 
 
