@@ -229,7 +229,11 @@ class DropOffVoidView(ApiView):
 
     @extend_schema(request=s.VoidSerializer, responses={200: s.DropOffSerializer})
     def post(self, request, pk: int):
-        """Void a drop-off logged in error at your station: its points are reversed."""
+        """Void a drop-off logged in error at your station: its points are reversed.
+
+        A station's manager voids any of its drop-offs; its other staff only one they logged
+        themselves, within 15 minutes of logging it (403 `void_not_allowed` otherwise).
+        """
         key = required_key(request)
         get_object_or_404(dropoffs_visible_to(user=request.user), pk=pk)
         data = validated(s.VoidSerializer, request.data)

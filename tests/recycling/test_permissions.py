@@ -12,7 +12,7 @@ from django.contrib.messages import get_messages
 from django.db.models import F
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -34,6 +34,14 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def in_english():
+    """The services' messages are asserted in English, whatever language an earlier test left active."""
+    with translation.override("en"):
+        yield
+
 
 LATER = STAFF_VOID_WINDOW + timedelta(seconds=1)
 
