@@ -25,6 +25,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from recycling.errors import DomainError
@@ -95,6 +96,7 @@ def _first_error(form) -> str:
 # --- Signing up, in and out ---------------------------------------------------------------
 
 
+@sensitive_post_parameters("mobile", "code", "password1", "password2")  # kept out of error reports
 def signup(request: HttpRequest) -> HttpResponse:
     """Mobile number and password; the mobile is verified by members.verification (no SMS here)."""
     if selectors.member_for_user(user=request.user) is not None:
@@ -117,6 +119,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@sensitive_post_parameters("mobile")
 def send_code(request: HttpRequest) -> HttpResponse:
     """Send a verification code by SMS, when a verifier that sends codes is configured."""
     if not get_verifier().requires_code:
@@ -449,6 +452,7 @@ def _csv_cell(value: object) -> object:
 
 
 @require_POST
+@sensitive_post_parameters("password")
 @member_required
 def delete_account(request: HttpRequest) -> HttpResponse:
     """Delete the account (rewards.services.delete_member_account), sign out, say what happened."""

@@ -132,3 +132,17 @@ def test_the_privacy_notice_is_in_chinese_and_english(client, db, settings, lang
     response = client.get(reverse("members:privacy"), HTTP_ACCEPT_LANGUAGE=language)
     content = response.content.decode()
     assert response.status_code == 200 and text in content and "2026-12" in content
+
+
+def test_the_number_typed_at_sign_up_stays_out_of_error_reports(rf, db):
+    """Django's error reports (logged 500s, admin e-mails) leave the mobile number out."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.views.debug import SafeExceptionReporterFilter
+
+    from members.views import signup
+
+    request = rf.post(reverse("members:signup"), {"mobile": "13912345678", "password1": STRONG})
+    request.user = AnonymousUser()
+    assert signup(request).status_code == 200  # refused: the second password is missing
+    cleansed = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert cleansed["mobile"] != "13912345678" and cleansed["password1"] != STRONG
