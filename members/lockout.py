@@ -6,7 +6,8 @@ which names, and how a locked client is answered.
   behind the production proxy each client is counted on its own, not all of them as the proxy.
 - The account is the same whichever identifier was typed (lockout_username, the
   AXES_USERNAME_CALLABLE): a member's mobile number in any spelling and the member's internal
-  username both count against, and are locked as, that account's username.
+  username both count against, and are locked as, the member's number, which the records keep
+  only as its keyed hash (account_key).
 - Two limits, both over the cool-off (AXES_COOLOFF_TIME): AXES_FAILURE_LIMIT failures of one
   account from one address lock that account from that address only, so an attacker elsewhere
   cannot lock a member out; GREENBOX_SIGNIN_FAILURES_PER_ADDRESS failures from one address,
@@ -29,7 +30,7 @@ from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from recycling.mobile import normalize_mobile
+from recycling.mobile import keyed_mobile, normalize_mobile
 from recycling.models import Member
 
 # AccessAttempt.username's length; a longer identifier names no account anyway (the sign-in
@@ -38,16 +39,21 @@ MAX_ACCOUNT_KEY_LENGTH = 150
 
 
 def account_key(identifier: str) -> str:
-    """The name an identifier's failures are counted and locked under: the member's username when
-    it is a registered member's mobile number (any spelling: 138 1234 5678, +86 13812345678 ...),
-    else the identifier itself (a username names its account; an unregistered number counts
-    normalized, so varying its spelling buys no attempts either)."""
+    """The name an identifier's failures are counted and locked under.
+
+    A mobile number (any spelling: 138 1234 5678, +86 13812345678 ...) and a member's internal
+    username both name the member's number, kept as its keyed hash (138****5678#...,
+    recycling.mobile.keyed_mobile), so the lockout records never hold a number, member's or
+    not, and varying the spelling or typing the username buys no attempts. Any other username
+    names its account itself.
+    """
     try:
         number = normalize_mobile(identifier)
     except ValidationError:
-        return identifier[:MAX_ACCOUNT_KEY_LENGTH]
-    username = Member.objects.filter(mobile=number).values_list("user__username", flat=True).first()
-    return username or number
+        number = Member.objects.filter(user__username=identifier).values_list("mobile", flat=True).first()
+        if not number:  # not a member's login (staff, ops), or a deleted member's
+            return identifier[:MAX_ACCOUNT_KEY_LENGTH]
+    return keyed_mobile(number)
 
 
 def lockout_username(request: HttpRequest | None, credentials: dict | None) -> str:

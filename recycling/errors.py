@@ -106,3 +106,22 @@ class VoidNotAllowed(DomainError):
 class NotStationManager(DomainError):
     code = "not_station_manager"
     default_message = _("Only the station's manager may do this.")
+
+
+class MemberSearchThrottled(DomainError):
+    code = "member_search_throttled"
+    default_message = _("Too many member searches. Scan the member's QR code, or try again later.")
+
+
+class NotAllowedToReveal(DomainError):
+    code = "not_allowed_to_reveal"
+    default_message = _("Only a superuser may see a member's full mobile number.")
+
+
+class MemberDeleted(DomainError):
+    code = "member_deleted"
+    default_message = _("This member deleted their account.")
+
+
+class InvalidDisplayName(DomainError):
+    code = "invalid_display_name"
