@@ -72,6 +72,11 @@ def earning_cartons_on_days(*, member_ids: Collection[int], days: Collection[dat
     return {(row["member_id"], row["day"]): row["cartons"] for row in rows}
 
 
+def closed_campaigns_on_days(*, days: Collection[date], today: date) -> list[RecyclingCampaign]:
+    """The campaigns over before `today` (last day earlier) whose days overlap `days`' span, in one query."""
+    return list(RecyclingCampaign.objects.filter(end_day__lt=today, start_day__lte=max(days), end_day__gte=min(days)))
+
+
 def emission_factor_in_force(*, at: datetime) -> EmissionFactor | None:
     """The factor with the latest valid_from on or before the Shanghai day of `at`."""
     return _factors_in_force(at=at).first()

@@ -11,10 +11,11 @@ every refusal after it is stored and replayed.
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -55,7 +56,13 @@ from .models import (
     Member,
 )
 from .pricing import earning_transfer_key, price_dropoff, reversal_transfer_key
-from .selectors import EarningTerms, earning_cartons_on_days, earning_terms_at, members_by_code
+from .selectors import (
+    EarningTerms,
+    closed_campaigns_on_days,
+    earning_cartons_on_days,
+    earning_terms_at,
+    members_by_code,
+)
 from .tasks import recompute_after_commit
 
 # Station clocks drift; a drop-off stamped a little ahead of the server is still accepted.
@@ -124,8 +131,9 @@ def record_dropoff(
     any staff login at the station, returns the first outcome (replayed=True) and credits nothing
     again; the same key with another request is refused (KeyReused). Refused before the key is
     claimed, so that nothing is stored and a corrected retry with the same key goes through: a
-    carton count out of range, a time in the future, a bad key, a staff user who does not work
-    here. Every other refusal (unknown member, inactive station, no rule or factor in force) is
+    carton count out of range, a time in the future or too long ago (check_dropoff_time), a day
+    of a campaign that has closed (closed_campaign_refusals), a bad key, a staff user who does
+    not work here. Every other refusal (unknown member, inactive station, no rule or factor in force) is
     stored under the key and raised again to a retry.
 
     Runs outside any transaction (durable: its commit is the drop-off's).
@@ -155,6 +163,7 @@ def record_dropoffs(
     staff: AbstractBaseUser,
     items: Sequence[DropOffItem],
     works_here: bool | None = None,
+    offline: bool = False,
 ) -> list[DropOffResult | DomainError]:
     """Record drop-offs at one station, each under its own key, in one transaction: the one
     implementation of the drop-off write, for one (record_dropoff) or a device's whole offline
@@ -170,15 +179,23 @@ def record_dropoffs(
     drop-offs, the transfers with their balances and the keys' outcomes. An error that is not
     a refusal (a lost connection) rolls the whole call back and stores nothing; sending the same
     items again is safe.
+
+    `offline`: the items are a station device's queue synced after it was offline (the API's
+    batch), which check_dropoff_time() lets go further back.
     """
     now = timezone.now()
     answers: list[DropOffResult | DomainError | None] = [None] * len(items)
     checked: list[tuple[int, DropOffRequest]] = []
     for index, item in enumerate(items):
         try:
-            checked.append((index, _checked_dropoff(item, now=now)))
+            checked.append((index, _checked_dropoff(item, now=now, offline=offline)))
         except DomainError as refusal:
             answers[index] = refusal
+    closed = closed_campaign_refusals(times={request.occurred_at for _index, request in checked}, now=now)
+    if closed:
+        for index, request in checked:
+            answers[index] = closed.get(shanghai_day(request.occurred_at))
+        checked = [(index, request) for index, request in checked if answers[index] is None]
     _require_staff(staff=staff, station=station, works_here=works_here)
     requests = [request for _index, request in checked]
     outcomes = run_idempotent_batch(
@@ -213,11 +230,10 @@ class DropOffRequest:
     fingerprint: str
 
 
-def _checked_dropoff(item: DropOffItem, *, now: datetime) -> DropOffRequest:
+def _checked_dropoff(item: DropOffItem, *, now: datetime, offline: bool) -> DropOffRequest:
     """The item's shape checks, which store nothing (before its key is claimed)."""
     _check_cartons(item.cartons)
-    if item.occurred_at is not None and item.occurred_at > now + CLOCK_SKEW_ALLOWANCE:
-        raise errors.InvalidTime()
+    check_dropoff_time(occurred_at=item.occurred_at, now=now, offline=offline)
     code = (item.member_code or "").strip().upper()
     return DropOffRequest(
         idempotency_key=item.idempotency_key,
@@ -228,6 +244,60 @@ def _checked_dropoff(item: DropOffItem, *, now: datetime) -> DropOffRequest:
         # re-sending a device's queue is the same request.
         fingerprint=request_fingerprint(member_code=code, cartons=item.cartons, occurred_at=item.occurred_at),
     )
+
+
+def dropoff_max_age(*, offline: bool) -> timedelta:
+    """How long before it is recorded a drop-off may have happened: GREENBOX_DROPOFF_MAX_AGE_HOURS
+    at the desk and in a single POST, GREENBOX_OFFLINE_DROPOFF_MAX_AGE_DAYS in a station device's
+    offline batch (never less than the first)."""
+    normal = timedelta(hours=settings.GREENBOX_DROPOFF_MAX_AGE_HOURS)
+    if not offline:
+        return normal
+    return max(normal, timedelta(days=settings.GREENBOX_OFFLINE_DROPOFF_MAX_AGE_DAYS))
+
+
+def check_dropoff_time(*, occurred_at: datetime | None, now: datetime, offline: bool = False) -> None:
+    """The one rule of when a drop-off may have happened, which record_dropoffs() applies to
+    every item (desk, API, batch, demo) before its key is claimed, so a refusal stores nothing:
+    not in the future (beyond the clock skew allowance) and not longer before `now` than
+    dropoff_max_age(). Back-dating is how a daily cap would be walked round (a month of
+    back-dated drop-offs each within its own day's cap); the weekly and monthly caps bound
+    what the window lets through. Raises InvalidTime or DropOffTooOld; None (now) passes.
+    A drop-off of an offline batch beyond the first window is accepted and flagged for review
+    (dashboards/anomalies.py, late records)."""
+    if occurred_at is None:
+        return
+    if occurred_at > now + CLOCK_SKEW_ALLOWANCE:
+        raise errors.InvalidTime()
+    if occurred_at < now - dropoff_max_age(offline=offline):
+        if offline:
+            message = _(
+                "A station device's offline drop-offs can be synced at most %(days)d days after they happened."
+            ) % {"days": dropoff_max_age(offline=True).days}
+        else:
+            message = _("A drop-off can be recorded at most %(hours)d hours after it happened.") % {
+                "hours": settings.GREENBOX_DROPOFF_MAX_AGE_HOURS
+            }
+        raise errors.DropOffTooOld(message)
+
+
+def closed_campaign_refusals(*, times: Collection[datetime], now: datetime) -> dict[date, errors.CampaignClosed]:
+    """The refusal of each Shanghai day among `times`' that belongs to a campaign already over
+    (its last day before today): a closed campaign's totals are final, so no drop-off may be
+    added to its days. Today's drop-offs need no query (no campaign containing today is over)."""
+    today = shanghai_day(now)
+    days = {shanghai_day(at) for at in times} - {today}
+    if not days:
+        return {}
+    refusals = {}
+    for campaign in closed_campaigns_on_days(days=days, today=today):
+        for day in days:
+            if campaign.start_day <= day <= campaign.end_day:
+                refusals[day] = errors.CampaignClosed(
+                    _("%(campaign)s closed on %(day)s: drop-offs of its days can no longer be recorded.")
+                    % {"campaign": campaign.name, "day": campaign.end_day.isoformat()}
+                )
+    return refusals
 
 
 def _write_dropoffs(

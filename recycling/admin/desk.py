@@ -218,6 +218,7 @@ class DropOffAdmin(DeskFormAdmin):
             staff=request.user,
             works_here=works_at(user=request.user, station=station),  # once, here: the service refuses False
             idempotency_key=data["idempotency_key"],
+            occurred_at=data.get("occurred_at"),
         )
         return Recorded(row=result.dropoff, replayed=result.replayed, message=_dropoff_message(result))
 
