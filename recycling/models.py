@@ -79,6 +79,20 @@ class EarningRule(models.Model):
         default=settings.GREENBOX_DEFAULT_DAILY_CARTON_CAP,
         help_text=_("Cartons per member per day that earn points; cartons beyond it are recorded with 0 points."),
     )
+    # Without them a member earns the daily cap every day; back-dating is bounded by the drop-off
+    # time window (recycling.services.check_dropoff_time), the weekly and monthly caps bound the rest.
+    weekly_carton_cap = models.PositiveIntegerField(
+        _("weekly carton cap"),
+        null=True,
+        blank=True,
+        help_text=_("Cartons per member per week (Monday to Sunday) that earn points; empty: no weekly cap."),
+    )
+    monthly_carton_cap = models.PositiveIntegerField(
+        _("monthly carton cap"),
+        null=True,
+        blank=True,
+        help_text=_("Cartons per member per calendar month that earn points; empty: no monthly cap."),
+    )
     city = models.ForeignKey(
         City,
         on_delete=models.PROTECT,
@@ -130,7 +144,7 @@ class DropOff(models.Model):
         validators=[MinValueValidator(MIN_CARTONS_PER_DROPOFF), MaxValueValidator(MAX_CARTONS_PER_DROPOFF)],
     )
     earning_cartons = models.PositiveSmallIntegerField(
-        _("cartons earning points"), help_text=_("Cartons within the member's daily cap.")
+        _("cartons earning points"), help_text=_("Cartons within the member's caps.")
     )
     points = models.PositiveIntegerField(_("points awarded"))
     rule = models.ForeignKey(

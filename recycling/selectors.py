@@ -56,8 +56,9 @@ def members_by_code(*, codes: Collection[str]) -> dict[str, Member]:
 
 
 def earning_cartons_on_days(*, member_ids: Collection[int], days: Collection[date]) -> dict[tuple[int, date], int]:
-    """Cartons that earned points for each of the members on each of the Shanghai days (voided
-    ones excluded), by (member id, day), in one query; a pair with none is left out."""
+    """Cartons that earned points for each of the members on each Shanghai day from the first to
+    the last of `days` (voided ones excluded), by (member id, day), in one query; a pair with
+    none is left out."""
     if not member_ids or not days:
         return {}
     start, end = day_bounds(min(days))[0], day_bounds(max(days))[1]

@@ -43,7 +43,7 @@ from stations.models import Station
 from stations.selectors import works_at
 
 from . import errors
-from .days import shanghai_day
+from .days import cap_period_days, shanghai_day
 from .ledger import lock_members_and_issuance, open_member_account
 from .mobile import normalize_mobile
 from .models import (
@@ -55,7 +55,7 @@ from .models import (
     DropOff,
     Member,
 )
-from .pricing import earning_transfer_key, price_dropoff, reversal_transfer_key
+from .pricing import EarnedTally, earning_transfer_key, price_dropoff, reversal_transfer_key
 from .selectors import (
     EarningTerms,
     closed_campaigns_on_days,
@@ -78,7 +78,7 @@ class DropOffResult:
 
     @property
     def capped_cartons(self) -> int:
-        """Cartons beyond the member's daily cap, recorded with no points."""
+        """Cartons beyond the member's caps, recorded with no points."""
         return self.dropoff.cartons - self.dropoff.earning_cartons
 
 
@@ -119,10 +119,11 @@ def record_dropoff(
     """Record cartons a member left at a station and credit the points they earn: record_dropoffs()
     for one drop-off, its refusal raised.
 
-    Points = cartons within the member's daily cap x the earning rule in force at the station's
-    city at `occurred_at` (default: now). Both the rule and the capped count are stored on the
-    drop-off so its points stay explainable after the rule changes. Its pricing is
-    recycling.pricing.price_dropoff(), which the simulator and the audit share.
+    Points = cartons within the member's caps (daily, and weekly and monthly when the rule sets
+    them) x the earning rule in force at the station's city at `occurred_at` (default: now).
+    Both the rule and the capped count are stored on the drop-off so its points stay explainable
+    after the rule changes. Its pricing is recycling.pricing.price_dropoff(), which the simulator
+    and the audit share.
 
     `works_here` is whether `staff` works at `station`, as the view resolved it
     (stations.selectors.staff_at_station); None: this asks works_at() itself.
@@ -324,15 +325,17 @@ def _write_dropoffs(
     accounts, issuer = lock_members_and_issuance(
         member_account_ids={member.account_id for _i, _r, member, _t in accepted}, station=station
     )
-    earned = earning_cartons_on_days(
-        member_ids={member.pk for _i, _r, member, _t in accepted},
-        days={shanghai_day(request.occurred_at) for _i, request, _m, _t in accepted},
+    earned = EarnedTally(
+        earning_cartons_on_days(
+            member_ids={member.pk for _i, _r, member, _t in accepted},
+            days={d for _i, r, _m, _t in accepted for d in cap_period_days(shanghai_day(r.occurred_at))},
+        )
     )
     dropoffs = []
     for _index, request, member, in_force in accepted:
-        day = (member.pk, shanghai_day(request.occurred_at))
-        price = price_dropoff(cartons=request.cartons, earned_before=earned.get(day, 0), rule=in_force.rule)
-        earned[day] = earned.get(day, 0) + price.earning_cartons
+        day = shanghai_day(request.occurred_at)
+        price = price_dropoff(cartons=request.cartons, earned_before=earned.before(member.pk, day), rule=in_force.rule)
+        earned.add(member.pk, day, price.earning_cartons)
         dropoffs.append(
             DropOff(
                 station=station,
