@@ -26,6 +26,8 @@ class AuditEvent(models.Model):
         STOCK_CHANGED = "stock_changed", _("stock changed")
         CATALOG_CHANGED = "catalog_changed", _("catalog changed")
         RULE_CHANGED = "rule_changed", _("rule changed")
+        FLAG_REVIEWED = "flag_reviewed", _("anomaly flag reviewed")
+        FLAG_ACTED_ON = "flag_acted_on", _("anomaly flag acted on")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     action = models.CharField(_("action"), max_length=30, choices=Action.choices)
@@ -73,6 +75,8 @@ class AuditEvent(models.Model):
                         "stock_changed",
                         "catalog_changed",
                         "rule_changed",
+                        "flag_reviewed",
+                        "flag_acted_on",
                     ]
                 ),
                 name="audit_event_action_valid",

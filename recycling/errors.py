@@ -115,3 +115,8 @@ class FlagAlreadyDecided(DomainError):
 class InvalidNote(DomainError):
     code = "invalid_note"
     default_message = _("Write a note of what you found.")
+
+
+class UnknownFlag(DomainError):
+    code = "unknown_flag"
+    default_message = _("There is no such anomaly flag.")

@@ -12,7 +12,17 @@ from django.utils import timezone
 from stations.models import City
 
 from .days import SHANGHAI, day_bounds, shanghai_day
-from .models import DailyCityTotal, DailyStationTotal, DropOff, EarningRule, EmissionFactor, Member, RecyclingCampaign
+from .errors import UnknownFlag
+from .models import (
+    DailyCityTotal,
+    DailyStationTotal,
+    DropOff,
+    EarningRule,
+    EmissionFactor,
+    FlagReview,
+    Member,
+    RecyclingCampaign,
+)
 from .pricing import rule_in_force
 
 
@@ -242,3 +252,36 @@ def _totals_in(totals: QuerySet, *, start: date | None, end: date | None, city_c
     if city_code is not None:
         totals = totals.filter(city__code=city_code.upper())
     return totals
+
+
+def flag_subject(*, of: int, day: date | None = None) -> str:
+    """A flag's subject (FlagReview.subject): the id of what it is about, and its day if any."""
+    return f"{of}:{day.isoformat()}" if day is not None else str(of)
+
+
+def flag_dropoffs(*, kind: str, subject: str) -> QuerySet[DropOff]:
+    """The drop-offs an anomaly flag is about, by time: a station's, a member's or a staff user's
+    of the Shanghai day, or the one drop-off. Raises UnknownFlag for a kind or subject that is
+    not a flag's."""
+    of, _colon, day_text = subject.partition(":")
+    if not of.isdigit() or len(of) > 18:
+        raise UnknownFlag()
+    if kind == FlagReview.Kind.LATE_RECORD:
+        if day_text:
+            raise UnknownFlag()
+        return DropOff.objects.filter(pk=int(of))
+    field = {
+        FlagReview.Kind.STATION_DAY: "station_id",
+        FlagReview.Kind.CAP_AT_STATIONS: "member_id",
+        FlagReview.Kind.STAFF_DAY: "logged_by_id",
+    }.get(kind)
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise UnknownFlag() from None
+    if field is None:
+        raise UnknownFlag()
+    start, end = day_bounds(day)
+    return DropOff.objects.filter(**{field: int(of)}, occurred_at__gte=start, occurred_at__lt=end).order_by(
+        "occurred_at", "pk"
+    )
