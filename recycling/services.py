@@ -19,8 +19,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -306,7 +305,7 @@ def _write_dropoffs(
 ) -> list[DropOffResult | DomainError]:
     """The drop-offs' reads and writes, inside run_idempotent_batch()'s transaction."""
     members = members_by_code(codes={request.member_code for request in requests})
-    terms = earning_terms_at(city=station.city, times={request.occurred_at for request in requests})
+    terms = earning_terms_at(city_id=station.city_id, times={request.occurred_at for request in requests})
     answers: list[DropOffResult | DomainError | None] = []
     accepted: list[tuple[int, DropOffRequest, Member, EarningTerms]] = []
     for request in requests:
@@ -331,6 +330,9 @@ def _write_dropoffs(
             days={d for _i, r, _m, _t in accepted for d in cap_period_days(shanghai_day(r.occurred_at))},
         )
     )
+    # The drop-offs' ids come first, so that each earning transfer (whose key names its drop-off)
+    # is posted before its drop-off is inserted with the link: one INSERT, no UPDATE after it.
+    ids = iter(_new_dropoff_ids(len(accepted)))
     dropoffs = []
     for _index, request, member, in_force in accepted:
         day = shanghai_day(request.occurred_at)
@@ -338,6 +340,7 @@ def _write_dropoffs(
         earned.add(member.pk, day, price.earning_cartons)
         dropoffs.append(
             DropOff(
+                pk=next(ids),
                 station=station,
                 member=member,
                 cartons=request.cartons,
@@ -350,7 +353,6 @@ def _write_dropoffs(
                 recorded_at=now,
             )
         )
-    DropOff.objects.bulk_create(dropoffs)
     balances = {pk: account.balance for pk, account in accounts.items()}  # before, then each drop-off's after
     earning = [dropoff for dropoff in dropoffs if dropoff.points]
     postings = [
@@ -365,8 +367,7 @@ def _write_dropoffs(
     ]
     for dropoff, transfer in zip(earning, post_transfers(postings, at=now), strict=True):
         dropoff.earning_transfer = transfer
-    if earning:
-        DropOff.objects.bulk_update(earning, ["earning_transfer"])
+    DropOff.objects.bulk_create(dropoffs)
     change_carton_inventory(station=station, by=sum(dropoff.cartons for dropoff in dropoffs))
     homeless = {member.pk for _i, _r, member, _t in accepted if member.home_station_id is None}
     if homeless:
@@ -377,6 +378,15 @@ def _write_dropoffs(
         balances[member.account_id] += dropoff.points
         answers[index] = DropOffResult(dropoff=dropoff, balance=balances[member.account_id], replayed=False)
     return answers
+
+
+def _new_dropoff_ids(count: int) -> list[int]:
+    """`count` ids from the drop-offs' sequence, for rows inserted later in the transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('recycling_dropoff', 'id')) FROM generate_series(1, %s)", [count]
+        )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def _dropoff_refusal(station: Station, member: Member | None, in_force: EarningTerms) -> DomainError | None:
@@ -546,21 +556,32 @@ def change_carton_inventory(*, station: Station, by: int) -> None:
 
     Raises NotEnoughCartons, changing nothing, when taking more than the station has on hand:
     the CHECK constraint refuses the UPDATE inside a savepoint, so the caller's transaction
-    survives. A single UPDATE with F() takes the row lock itself. A station's first cartons
+    survives. A single UPDATE takes the row lock itself. A station's first cartons
     create its row; drop-offs at one station are serialized by the lock on the station's
     issuance account, so two first rows cannot race.
     """
     if by >= 0:
-        if not CartonInventory.objects.filter(station=station).update(on_hand=F("on_hand") + by):
+        if not _add_to_inventory(station, by):
             CartonInventory.objects.create(station=station, on_hand=by)
         return
     try:
         with transaction.atomic():
-            taken = CartonInventory.objects.filter(station=station).update(on_hand=F("on_hand") + by)
+            taken = _add_to_inventory(station, by)
     except IntegrityError:
-        taken = 0
+        taken = False
     if not taken:
         raise errors.NotEnoughCartons()
+
+
+def _add_to_inventory(station: Station, by: int) -> bool:
+    """Move the station's cartons on hand by `by`; False when it has no inventory row yet. Raw
+    SQL: on every drop-off, the ORM's UPDATE with F() cost 0.47 ms of CPU against 0.1 ms
+    (recycling/selectors.py says why that matters)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE recycling_cartoninventory SET on_hand = on_hand + %s WHERE station_id = %s", [by, station.pk]
+        )
+        return cursor.rowcount == 1
 
 
 def _check_cartons(cartons: object) -> None:
