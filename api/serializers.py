@@ -192,7 +192,7 @@ class DropOffSerializer(serializers.Serializer):
     station_code = serializers.CharField(source="station.code")
     member = serializers.CharField(source="member.masked_mobile", help_text=_("The member's masked mobile."))
     cartons = serializers.IntegerField()
-    earning_cartons = serializers.IntegerField(help_text=_("Cartons within the member's daily cap."))
+    earning_cartons = serializers.IntegerField(help_text=_("Cartons within the member's caps."))
     points = serializers.IntegerField()
     status = serializers.CharField()
     occurred_at = serializers.DateTimeField()

@@ -310,8 +310,8 @@ def _dropoff_message(result: DropOffResult) -> str:
     if result.capped_cartons:
         message += " " + (
             ngettext(
-                "%(capped)d carton was beyond the member's daily cap and earned no points.",
-                "%(capped)d cartons were beyond the member's daily cap and earned no points.",
+                "%(capped)d carton was beyond the member's caps and earned no points.",
+                "%(capped)d cartons were beyond the member's caps and earned no points.",
                 result.capped_cartons,
             )
             % values

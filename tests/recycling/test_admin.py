@@ -188,7 +188,7 @@ def test_cartons_beyond_daily_cap_are_reported(rule, client_a, station_a, member
     assert (dropoff.cartons, dropoff.earning_cartons, dropoff.points) == (25, 20, 200)
     assert messages_of(response) == [
         "Logged 25 cartons for 138****5678 at HZ-00001: 200 points awarded, new balance 200 points. "
-        "5 cartons were beyond the member's daily cap and earned no points."
+        "5 cartons were beyond the member's caps and earned no points."
     ]
 
 
