@@ -26,6 +26,9 @@ class AuditEvent(models.Model):
         STOCK_CHANGED = "stock_changed", _("stock changed")
         CATALOG_CHANGED = "catalog_changed", _("catalog changed")
         RULE_CHANGED = "rule_changed", _("rule changed")
+        MEMBER_SEARCHED = "member_searched", _("member searched")
+        MOBILE_REVEALED = "mobile_revealed", _("mobile number revealed")
+        ACCOUNT_DELETED = "account_deleted", _("member account deleted")
         FLAG_REVIEWED = "flag_reviewed", _("anomaly flag reviewed")
         FLAG_ACTED_ON = "flag_acted_on", _("anomaly flag acted on")
 
@@ -75,6 +78,9 @@ class AuditEvent(models.Model):
                         "stock_changed",
                         "catalog_changed",
                         "rule_changed",
+                        "member_searched",
+                        "mobile_revealed",
+                        "account_deleted",
                         "flag_reviewed",
                         "flag_acted_on",
                     ]

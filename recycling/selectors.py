@@ -1,18 +1,32 @@
 """Reads about members, drop-offs and earning rules."""
 
+import re
+import time
+import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import DecimalField, ExpressionWrapper, F, IntegerField, Q, QuerySet, Sum
+from django.db.models import DecimalField, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from audit.services import record_event
+from stations.selectors import stations_for_user
+
+from . import errors
 from .days import SHANGHAI, day_bounds, shanghai_day
-from .errors import UnknownFlag
+from .mobile import normalize_mobile
 from .models import (
+    MEMBER_CODE_ALPHABET,
+    MEMBER_CODE_LENGTH,
     DailyCityTotal,
     DailyStationTotal,
     DropOff,
@@ -72,6 +86,103 @@ def earning_terms_at(*, city_id: int, times: Collection[datetime]) -> dict[datet
         )
         for at in times
     }
+
+
+# --- Finding a member at the counter ---------------------------------------------------------
+
+MEMBER_SEARCH_LIMIT = 20
+LAST_DIGITS = 4
+_LAST_DIGITS = re.compile(rf"^[0-9]{{{LAST_DIGITS}}}$")
+_CODE = re.compile(rf"^[{MEMBER_CODE_ALPHABET}]{{{MEMBER_CODE_LENGTH}}}$")
+_SEPARATORS = re.compile(r"[\s\-]")
+_RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True)
+class MemberSearchTerm:
+    by: str  # "code", "mobile" (the full number) or "last_digits"
+    value: str
+
+
+def member_search_term(term: str) -> MemberSearchTerm | None:
+    """What a staff search means: a member code (the QR code, 16 characters), a full mobile
+    number (any accepted spelling, full-width digits from Chinese IMEs too), or exactly its
+    last 4 digits. None for anything else, which finds nobody: shorter or longer digit strings
+    would let a masked number (138****5678) be completed digit by digit."""
+    term = unicodedata.normalize("NFKC", term or "").strip()[:40]
+    if not term:
+        return None
+    try:
+        return MemberSearchTerm(by="mobile", value=normalize_mobile(term))
+    except ValidationError:
+        pass
+    compact = _SEPARATORS.sub("", term)
+    if _LAST_DIGITS.match(compact):
+        return MemberSearchTerm(by="last_digits", value=compact)
+    if _CODE.match(compact.upper()):
+        return MemberSearchTerm(by="code", value=compact.upper())
+    return None
+
+
+def search_members(*, user: AbstractBaseUser, term: str, limit: int = MEMBER_SEARCH_LIMIT) -> list[Member]:
+    """The members a staff user finds at the counter with `term` (member_search_term()): the
+    member with that code, the member with that full number (anywhere: the member is at the
+    counter and says it), or the members whose number ends in those 4 digits among those who
+    left cartons at one of the user's own stations (any station for a superuser). At most
+    `limit`, deleted accounts never. Show them by Member.counter_label (the number masked).
+
+    The one member search: the admin's autocomplete, the member list and the drop-off list's
+    search call it. Every search that can match (a term of one of those shapes) counts towards
+    the user's GREENBOX_MEMBER_SEARCH_RATE (Django's cache, a fixed window per user) and is
+    audited (`member_searched`: how, how many, which members; never the term). Raises
+    MemberSearchThrottled, auditing nothing, once the rate is spent.
+    """
+    what = member_search_term(term)
+    if what is None:
+        return []
+    _count_member_search(user)
+    members = Member.objects.filter(anonymised_at__isnull=True)
+    if what.by == "code":
+        members = members.filter(code=what.value)
+    elif what.by == "mobile":
+        members = members.filter(mobile=what.value)
+    else:
+        left_cartons = DropOff.objects.filter(member=OuterRef("pk"))
+        if not user.is_superuser:  # a superuser's own stations are all of them
+            left_cartons = left_cartons.filter(station__in=stations_for_user(user=user))
+        members = members.filter(Exists(left_cartons), mobile__endswith=what.value)
+    found = list(members.order_by("pk")[:limit])
+    record_event(
+        action=AuditEvent.Action.MEMBER_SEARCHED,
+        user=user,
+        target=found[0] if len(found) == 1 else None,
+        details={"by": what.by, "found": len(found), "members": [member.pk for member in found]},
+    )
+    return found
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """ "60/hour" -> (60, 3600): requests and seconds, as DRF writes throttle rates."""
+    count, _slash, period = rate.partition("/")
+    return int(count), _RATE_PERIODS[period.strip()[:1]]
+
+
+def _count_member_search(user: AbstractBaseUser) -> None:
+    """Count one search in the user's current window; refuse past the rate.
+
+    A fixed window (the counter's key names the window) is a little lenient at its edges
+    (up to twice the rate across a boundary); it is one atomic INCR in Redis, and precise
+    enough to stop harvesting numbers."""
+    allowed, seconds = parse_rate(settings.GREENBOX_MEMBER_SEARCH_RATE)
+    key = f"greenbox:member-search:{user.pk}:{int(time.time()) // seconds}"
+    cache.add(key, 0, timeout=seconds)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the window's key expired between add() and incr()
+        cache.set(key, 1, timeout=seconds)
+        count = 1
+    if count > allowed:
+        raise errors.MemberSearchThrottled()
 
 
 def members_by_code(*, codes: Collection[str]) -> dict[str, Member]:
@@ -279,10 +390,10 @@ def flag_dropoffs(*, kind: str, subject: str) -> QuerySet[DropOff]:
     not a flag's."""
     of, _colon, day_text = subject.partition(":")
     if not of.isdigit() or len(of) > 18:
-        raise UnknownFlag()
+        raise errors.UnknownFlag()
     if kind == FlagReview.Kind.LATE_RECORD:
         if day_text:
-            raise UnknownFlag()
+            raise errors.UnknownFlag()
         return DropOff.objects.filter(pk=int(of))
     field = {
         FlagReview.Kind.STATION_DAY: "station_id",
@@ -292,9 +403,9 @@ def flag_dropoffs(*, kind: str, subject: str) -> QuerySet[DropOff]:
     try:
         day = date.fromisoformat(day_text)
     except ValueError:
-        raise UnknownFlag() from None
+        raise errors.UnknownFlag() from None
     if field is None:
-        raise UnknownFlag()
+        raise errors.UnknownFlag()
     start, end = day_bounds(day)
     return DropOff.objects.filter(**{field: int(of)}, occurred_at__gte=start, occurred_at__lt=end).order_by(
         "occurred_at", "pk"

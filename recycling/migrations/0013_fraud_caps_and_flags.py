@@ -1,7 +1,7 @@
 """Weekly and monthly caps on the earning rule (null: no cap; recycling.pricing.price_dropoff), and
 the ops' decisions on anomaly flags (FlagReview: one per flag, the unique constraint).
 
-Depends on 0011 on the fraud branch; re-chained at merge after the other helpers' 0012.
+After 0012 (member privacy), as merged from main.
 """
 
 import django.db.models.deletion
@@ -13,7 +13,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recycling', '0011_idempotency_keys_move_out'),
+        ('recycling', '0012_member_privacy'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
