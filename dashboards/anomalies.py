@@ -337,7 +337,7 @@ def flag_cap_at_stations(*, window: Window, city: City | None = None, day: date 
         CapFlag(
             day=row["day"],
             member_id=row["member_id"],
-            member=mask_mobile(row["member__mobile"]),
+            member=mask_mobile(row["member__mobile"] or ""),  # a deleted account has no number
             stations=row["stations"],
             cartons=row["cartons"],
             earning_cartons=row["earning"],
