@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import BadInputAdminMixin
+
 
 class MemberSearchView(AutocompleteJsonView):
     """Autocomplete results that show staff the full mobile number they searched for.
@@ -23,6 +25,19 @@ class GreenBoxAdminSite(admin.AdminSite):
     site_header = _("GreenBox recycling")
     site_title = _("GreenBox")
     index_title = _("Station desk")
+
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Register as Django does, with BadInputAdminMixin in front of every ModelAdmin (those of
+        django.contrib.auth too), so that no filter, lookup or initial value of the wrong type
+        is a 500 on any list or form, including lists added later."""
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, BadInputAdminMixin):
+            admin_class = type(
+                admin_class.__name__,
+                (BadInputAdminMixin, admin_class),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+            )
+        return super().register(model_or_iterable, admin_class, **options)
 
     def autocomplete_view(self, request):
         return MemberSearchView.as_view(admin_site=self)(request)

@@ -4,12 +4,66 @@ Every app's admin composes these mixins (before admin.ModelAdmin in the bases) i
 writing its own has_*_permission methods.
 """
 
+import contextlib
+
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, FullResultSet, ValidationError
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 SERVICE_FORM_TEMPLATE = "admin/service_form.html"
+
+# What a value of the wrong type raises when a lookup prepares it (int("abc"), an address that
+# is not one, a year past 9999): the admin's own check of lookups misses these, since a
+# queryset prepares its values only when its SQL is compiled.
+BAD_VALUE_ERRORS = (ValueError, TypeError, OverflowError, ValidationError)
+
+
+class CheckedChangeList(ChangeList):
+    """A changelist whose filters, lookups and date drill-down with values of the wrong type
+    (?station=abc, ?address=not-an-ip, ?at__year=99999999999) are what Django calls incorrect
+    lookup parameters: the admin redirects to the unfiltered list with ?e=1 instead of a 500."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        try:
+            queryset = super().get_queryset(request, exclude_parameters)
+            with contextlib.suppress(EmptyResultSet, FullResultSet):
+                queryset.query.get_compiler(queryset.db).as_sql()  # prepares every lookup's value
+        except BAD_VALUE_ERRORS as error:
+            raise IncorrectLookupParameters(error) from error
+        return queryset
+
+
+class BadInputAdminMixin:
+    """Every ModelAdmin of the GreenBox site gets it (config.admin.GreenBoxAdminSite.register):
+    wrong-typed lookups are refused as above, and an add form's initial values from the query
+    string (?station=abc) that its field cannot hold are dropped instead of failing the page."""
+
+    def get_changelist(self, request, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        if issubclass(changelist, CheckedChangeList):
+            return changelist
+        return type(changelist.__name__, (CheckedChangeList, changelist), {})
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.opts.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            target = field.target_field if field.is_relation and field.related_model else field
+            if not hasattr(target, "to_python"):  # a generic relation: nothing to check
+                continue
+            try:
+                for each in value if isinstance(value, list) else [value]:
+                    target.get_prep_value(target.to_python(each))
+            except BAD_VALUE_ERRORS:
+                del initial[name]
+        return initial
 
 
 class ReadOnlyAdminMixin:
