@@ -26,6 +26,9 @@ class AuditEvent(models.Model):
         STOCK_CHANGED = "stock_changed", _("stock changed")
         CATALOG_CHANGED = "catalog_changed", _("catalog changed")
         RULE_CHANGED = "rule_changed", _("rule changed")
+        MEMBER_SEARCHED = "member_searched", _("member searched")
+        MOBILE_REVEALED = "mobile_revealed", _("mobile number revealed")
+        ACCOUNT_DELETED = "account_deleted", _("member account deleted")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     action = models.CharField(_("action"), max_length=30, choices=Action.choices)
@@ -73,6 +76,9 @@ class AuditEvent(models.Model):
                         "stock_changed",
                         "catalog_changed",
                         "rule_changed",
+                        "member_searched",
+                        "mobile_revealed",
+                        "account_deleted",
                     ]
                 ),
                 name="audit_event_action_valid",
