@@ -29,6 +29,8 @@ class AuditEvent(models.Model):
         MEMBER_SEARCHED = "member_searched", _("member searched")
         MOBILE_REVEALED = "mobile_revealed", _("mobile number revealed")
         ACCOUNT_DELETED = "account_deleted", _("member account deleted")
+        FLAG_REVIEWED = "flag_reviewed", _("anomaly flag reviewed")
+        FLAG_ACTED_ON = "flag_acted_on", _("anomaly flag acted on")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     action = models.CharField(_("action"), max_length=30, choices=Action.choices)
@@ -79,6 +81,8 @@ class AuditEvent(models.Model):
                         "member_searched",
                         "mobile_revealed",
                         "account_deleted",
+                        "flag_reviewed",
+                        "flag_acted_on",
                     ]
                 ),
                 name="audit_event_action_valid",

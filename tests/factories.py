@@ -25,6 +25,7 @@ from recycling.models import (
     DropOff,
     EarningRule,
     EmissionFactor,
+    FlagReview,
     Member,
     RecyclingCampaign,
 )
@@ -370,3 +371,17 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, **kwargs):
         return record_event(**kwargs)
+
+
+class FlagReviewFactory(factory.django.DjangoModelFactory):
+    """A decision on an anomaly flag written directly; recycling.reviews writes them with their
+    audit events."""
+
+    class Meta:
+        model = FlagReview
+
+    kind = FlagReview.Kind.LATE_RECORD
+    subject = factory.Sequence(str)
+    decision = FlagReview.Decision.REVIEWED
+    note = "Checked with the station."
+    decided_by = factory.SubFactory(UserFactory)
