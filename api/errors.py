@@ -5,17 +5,22 @@
 plus "fields" for a validation error ({"cartons": ["Ensure this value is ..."]}). `code` is
 stable for clients; `message` is translated into the request's language (LocaleMiddleware).
 It covers validation (400), malformed JSON (400), authentication (401), permission (403),
-404, 405, throttling (429, with Retry-After) and the services' DomainErrors, whose codes map
-to statuses below. Anything else is a bug and stays a 500.
+404, 405, a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413, before it is read), throttling (429, with Retry-After),
+the services' DomainErrors, whose codes map to statuses below, and a dependency down
+(PostgreSQL, Redis or the task queue: 503 "service_unavailable", with Retry-After; see
+core.unavailable). Anything else is a bug and stays a 500.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
+from django.utils.log import log_response
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from core.unavailable import is_dependency_failure
 from recycling.errors import DomainError
 
 # DomainError codes by HTTP status. A code not listed is a 422: the request was well formed
@@ -69,6 +74,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         from .idempotency_keys import refusal_response  # which imports this module
 
         return refusal_response(exc)  # the idempotency mechanism's statuses, a replay marked
+    if is_dependency_failure(exc):
+        return service_unavailable_response(exc, request=context["request"])
+    if isinstance(exc, RequestDataTooBig):
+        # DRF's JSON parsing reads request.body, which refuses a CONTENT_LENGTH over
+        # DATA_UPLOAD_MAX_MEMORY_SIZE before reading a byte (Django would answer a plain 400).
+        exc = RequestTooLarge()
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -102,3 +113,36 @@ class IdempotencyKeyInvalid(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid_idempotency_key"
     default_detail = gettext_lazy("The Idempotency-Key header must be 1 to 64 printable ASCII characters.")
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "request_too_large"
+    default_detail = gettext_lazy("The request body is too large.")
+
+
+# Seconds a client should wait before retrying after a 503: a restarted PostgreSQL or Redis is
+# back within seconds.
+RETRY_AFTER_UNAVAILABLE = 5
+
+
+def service_unavailable_response(exc: Exception, *, request) -> Response:
+    """503 in the one shape for a dependency that is down. Logged here, once, as an error with the
+    exception (django.request, as Django logs a 500), so the cause is in the log."""
+    body = error_body(
+        code="service_unavailable",
+        message=_("The service is briefly unavailable; nothing was recorded. Try again in a moment."),
+    )
+    response = Response(
+        body, status=status.HTTP_503_SERVICE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)}
+    )
+    http_request = getattr(request, "_request", request)
+    log_response(
+        "Service Unavailable (%s): %s",
+        type(exc).__name__,
+        http_request.path,
+        response=response,
+        request=http_request,
+        exception=exc,
+    )
+    return response

@@ -1,14 +1,94 @@
-"""Throttles: DRF's per user (AnonRateThrottle, UserRateThrottle) and one per station.
+"""Throttles: DRF's per user (AnonRateThrottle, UserRateThrottle) and one per station, each
+failing open when Redis is down.
 
 Rates are REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] (scopes "anon", "user", "station"); DRF reads
 them once, when rest_framework.throttling is imported. Counts live in Django's cache: Redis when
 REDIS_URL is set, so every web worker shares them; per process otherwise.
+
+Fail open: a throttle is a guard against floods, not part of a drop-off, so when the cache cannot
+be reached the request goes through unthrottled rather than failing (station devices keep
+logging cartons). Each such request is logged (WARNING on "greenbox.degraded", with this
+process's running count) and counted (fail_open_count()). After a failure the process leaves
+Redis alone for FAIL_OPEN_SECONDS, so an unreachable server costs one connection time-out per
+process every few seconds, not two per request.
 """
 
+import threading
+import time
+
+from redis.exceptions import RedisError
+from rest_framework import throttling
 from rest_framework.throttling import SimpleRateThrottle
 
+from core.unavailable import logger
 
-class StationRateThrottle(SimpleRateThrottle):
+FAIL_OPEN_SECONDS = 5.0
+
+
+class _FailOpen:
+    """Counts the requests let through because the cache failed. Race condition: two threads
+    failing at once may both retry Redis; it's OK to be a little inexact here."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+        self.retry_at = 0.0
+
+    def skipping(self) -> bool:
+        return time.monotonic() < self.retry_at
+
+    def record(self, *, failed: bool) -> int:
+        with self._lock:
+            self.count += 1
+            if failed:
+                self.retry_at = time.monotonic() + FAIL_OPEN_SECONDS
+            return self.count
+
+
+_fail_open = _FailOpen()
+
+
+def fail_open_count() -> int:
+    """Requests this process let through unthrottled because the cache (Redis) failed."""
+    return _fail_open.count
+
+
+class FailOpenThrottle(SimpleRateThrottle):
+    def allow_request(self, request, view) -> bool:
+        if self.rate is None:
+            return True
+        if _fail_open.skipping():
+            if self.get_cache_key(request, view) is not None:  # a request this throttle counts
+                self._let_through(request, error=None)
+            return True
+        try:
+            return super().allow_request(request, view)
+        except RedisError as error:  # only the cache's: a bad body (400, 413) still refuses
+            self._let_through(request, error=error)
+            return True
+
+    def _let_through(self, request, *, error: RedisError | None) -> None:
+        count = _fail_open.record(failed=error is not None)
+        logger.warning(
+            "throttle %s failed open (Redis unavailable%s): %s %s let through unthrottled; "
+            "%d requests so far in this process",
+            self.scope,
+            f": {type(error).__name__}: {error}" if error else ", retried shortly",
+            request.method,
+            request.path[:200],
+            count,
+        )
+
+
+class AnonRateThrottle(FailOpenThrottle, throttling.AnonRateThrottle):
+    pass
+
+
+class UserRateThrottle(FailOpenThrottle, throttling.UserRateThrottle):
+    pass
+
+
+class StationRateThrottle(FailOpenThrottle):
     """Writes at one station ("station"), whoever sends them: a station's devices share its rate,
     and guessing pickup codes at a station is slowed down whatever account tries.
 

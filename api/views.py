@@ -17,7 +17,6 @@ from rest_framework.exceptions import MethodNotAllowed, NotFound, ValidationErro
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 from rest_framework.views import APIView
 
 from recycling.errors import DomainError, NotStationStaff
@@ -43,7 +42,7 @@ from .errors import error_body
 from .idempotency_keys import KEY_PATTERN, required_key, written
 from .permissions import IsMember, IsOps, IsStaffOrMember, IsStationStaff, member_of
 from .selectors import dropoff_list, dropoffs_visible_to
-from .throttling import StationRateThrottle, station_id_in_body
+from .throttling import StationRateThrottle, UserRateThrottle, station_id_in_body
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from django.http import JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import BadInputAdminMixin
 from members.forms import BoundedUsernameMixin
 from members.lockout import CountedPasswordChangeMixin
 
@@ -64,5 +65,48 @@ class GreenBoxAdminSite(admin.AdminSite):
             extra_context={**self.each_context(request), **(extra_context or {})},
         )(request)
 
+    def register(self, model_or_iterable, admin_class=None, **options):
+        """Register as Django does, with BadInputAdminMixin in front of every ModelAdmin (those of
+        django.contrib.auth too), so that no filter, lookup or initial value of the wrong type
+        is a 500 on any list or form, including lists added later."""
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, BadInputAdminMixin):
+            admin_class = type(
+                admin_class.__name__,
+                (BadInputAdminMixin, admin_class),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+            )
+        return super().register(model_or_iterable, admin_class, **options)
+
     def autocomplete_view(self, request):
         return MemberSearchView.as_view(admin_site=self)(request)
+
+
+def harden_celery_beat_admin(site: admin.AdminSite) -> None:
+    """django-celery-beat's admin fails (500) on two inputs: a periodic task's custom task name
+    over 200 characters (its form's clean() reads a field that failed), and a crontab field that
+    celery cannot parse, which the change page then shows in "human readable". Re-registered with
+    both fixed; nothing else changes."""
+    from django_celery_beat import admin as beat_admin
+    from django_celery_beat.models import CrontabSchedule, PeriodicTask
+
+    class PeriodicTaskForm(beat_admin.PeriodicTaskForm):
+        def clean(self):
+            if "task" not in self.cleaned_data:  # its own error (too long) is already on the form
+                self.cleaned_data["task"] = self.cleaned_data.get("regtask") or "-"
+            return super().clean()
+
+    class PeriodicTaskAdmin(site._registry[PeriodicTask].__class__):
+        form = PeriodicTaskForm
+
+    class CrontabScheduleAdmin(site._registry[CrontabSchedule].__class__):
+        @admin.display(description=_("human readable"))
+        def human_readable(self, schedule) -> str:
+            try:
+                return schedule.human_readable
+            except Exception:  # celery's ParseException and kin: the form shows the field's error
+                return ""
+
+    for model, model_admin in ((PeriodicTask, PeriodicTaskAdmin), (CrontabSchedule, CrontabScheduleAdmin)):
+        site.unregister(model)
+        site.register(model, model_admin)

@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.urls import include, path
 
+# A dependency down (PostgreSQL, Redis) raised outside a view answers 503, not 500.
+handler500 = "config.middleware.server_error"
+
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),

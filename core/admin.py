@@ -4,12 +4,109 @@ Every app's admin composes these mixins (before admin.ModelAdmin in the bases) i
 writing its own has_*_permission methods.
 """
 
+import contextlib
+
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, FullResultSet, ValidationError
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
 SERVICE_FORM_TEMPLATE = "admin/service_form.html"
+
+# What a value of the wrong type raises when a lookup prepares it (int("abc"), an address that
+# is not one, a year past 9999): the admin's own check of lookups misses these, since a
+# queryset prepares its values only when its SQL is compiled.
+BAD_VALUE_ERRORS = (ValueError, TypeError, OverflowError, ValidationError)
+
+
+class CheckedChangeList(ChangeList):
+    """A changelist whose filters, lookups and date drill-down with values of the wrong type
+    (?station=abc, ?address=not-an-ip, ?at__year=99999999999) are what Django calls incorrect
+    lookup parameters: the admin redirects to the unfiltered list with ?e=1 instead of a 500."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        try:
+            queryset = super().get_queryset(request, exclude_parameters)
+            with contextlib.suppress(EmptyResultSet, FullResultSet):
+                queryset.query.get_compiler(queryset.db).as_sql()  # prepares every lookup's value
+        except BAD_VALUE_ERRORS as error:
+            raise IncorrectLookupParameters(error) from error
+        return queryset
+
+
+def _holds(field, value) -> bool:
+    """Whether the model field can hold the value (a lookup with it compiles)."""
+    try:
+        field.get_prep_value(field.to_python(value))
+    except BAD_VALUE_ERRORS:
+        return False
+    return True
+
+
+class CheckedAutocompleteMixin:
+    """Django's autocomplete widgets look the submitted value up to show it again; a value of
+    the wrong type (?station=abc, a 100,000-character id) made that lookup fail: it is left out."""
+
+    def format_value(self, value):
+        target = self.field.target_field
+        return [each for each in super().format_value(value) if _holds(target, each)]
+
+
+class CheckedAutocompleteSelect(CheckedAutocompleteMixin, AutocompleteSelect):
+    pass
+
+
+class CheckedAutocompleteSelectMultiple(CheckedAutocompleteMixin, AutocompleteSelectMultiple):
+    pass
+
+
+def _check_autocomplete(formfield):
+    if formfield is not None:
+        for plain, checked in (
+            (AutocompleteSelect, CheckedAutocompleteSelect),
+            (AutocompleteSelectMultiple, CheckedAutocompleteSelectMultiple),
+        ):
+            if type(formfield.widget) is plain:
+                formfield.widget.__class__ = checked  # the same widget, with the check above
+    return formfield
+
+
+class BadInputAdminMixin:
+    """Every ModelAdmin of the GreenBox site gets it (config.admin.GreenBoxAdminSite.register):
+    wrong-typed lookups are refused as above, an add form's initial values from the query string
+    (?station=abc) that its field cannot hold are dropped instead of failing the page, and the
+    autocomplete widgets show a submitted value of the wrong type as no choice (the form says
+    why) instead of failing to look it up."""
+
+    def get_changelist(self, request, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        if issubclass(changelist, CheckedChangeList):
+            return changelist
+        return type(changelist.__name__, (CheckedChangeList, changelist), {})
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.opts.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            target = field.target_field if field.is_relation and field.related_model else field
+            if not hasattr(target, "to_python"):  # a generic relation: nothing to check
+                continue
+            if not all(_holds(target, each) for each in (value if isinstance(value, list) else [value])):
+                del initial[name]
+        return initial
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        return _check_autocomplete(super().formfield_for_foreignkey(db_field, request, **kwargs))
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        return _check_autocomplete(super().formfield_for_manytomany(db_field, request, **kwargs))
 
 
 class ReadOnlyAdminMixin:

@@ -10,11 +10,11 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.contrib.admin import AdminSite
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import CheckedAutocompleteSelect
 from idempotency.models import MAX_KEY_LENGTH
 from stations.models import Station
 from stations.selectors import stations_for_user
@@ -119,7 +119,7 @@ def _use_autocomplete(
     field: forms.ModelChoiceField, field_name: str, admin_site: AdminSite, *, model: type[models.Model] = DropOff
 ) -> None:
     """Give the field the admin's search-as-you-type select for <model>.<field_name> (DropOff by default)."""
-    widget = AutocompleteSelect(model._meta.get_field(field_name), admin_site)
+    widget = CheckedAutocompleteSelect(model._meta.get_field(field_name), admin_site)  # a junk value: no 500
     widget.choices = field.choices
     widget.is_required = field.required
     field.widget = widget

@@ -6,12 +6,17 @@ double-count.
 """
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, timedelta
 
 from celery import shared_task
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
+
+from core.unavailable import logger as degraded
 
 from .models import RecyclingCampaign
 from .totals import aggregate_campaign, aggregate_day, campaigns_containing
@@ -65,13 +70,46 @@ def aggregate_recent_days_totals(days: int = 3) -> list[str]:
     return recent
 
 
+def queue_day_recompute(day: date) -> bool:
+    """Enqueue the day's recompute now; False (logged, and noted for unqueued_recomputes()) when
+    the broker does not answer within its time-outs (config/settings: about a second).
+
+    ignore_result: the web never reads a recompute's result, and asking for one would make
+    Celery subscribe to the result store first, which retries for 20 s when Redis is down.
+    """
+    try:
+        aggregate_day_totals.apply_async(args=[day.isoformat()], ignore_result=True)
+    except BrokerError as error:
+        degraded.warning("recompute of %s not queued (task queue unavailable: %s)", day.isoformat(), error)
+        unqueued = _unqueued.get()
+        if unqueued is not None:
+            unqueued.append(day)
+        return False
+    return True
+
+
 def recompute_after_commit(day: date) -> None:
     """Enqueue the day's recompute once the current transaction commits.
 
-    robust=True: if the broker is down the write still stands (it has committed) and the error
-    is logged; the nightly recompute of the last three days repairs the totals.
+    If the broker is down the write still stands (it has committed) and the failure is logged;
+    the nightly recompute of the last three days repairs the totals, the admin's "recompute"
+    action any day.
     """
-    transaction.on_commit(lambda: aggregate_day_totals.delay(day.isoformat()), robust=True)
+    transaction.on_commit(lambda: queue_day_recompute(day), robust=True)
+
+
+_unqueued: ContextVar[list[date] | None] = ContextVar("unqueued_recomputes", default=None)
+
+
+@contextmanager
+def unqueued_recomputes() -> Iterator[list[date]]:
+    """Collect the days whose recompute could not be queued inside the block (the admin says so)."""
+    days: list[date] = []
+    token = _unqueued.set(days)
+    try:
+        yield days
+    finally:
+        _unqueued.reset(token)
 
 
 def refresh_campaigns_after_commit(day: date) -> None:

@@ -7,7 +7,7 @@ nothing can be deleted.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import connection, models
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -206,11 +206,17 @@ class RedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 # --- Stock -------------------------------------------------------------------------------
 
 
+MAX_STOCK = connection.ops.integer_field_range(StationStock._meta.get_field("quantity").get_internal_type())[1]
+
+
 class AdjustStockForm(forms.Form):
     station = forms.ModelChoiceField(label=_("station"), queryset=Station.objects.none())
     reward = forms.ModelChoiceField(label=_("reward"), queryset=Reward.objects.filter(kind=Reward.Kind.GOODS))
     change = forms.IntegerField(
         label=_("change"),
+        # Within what the quantity column holds: a 30-digit change is a form error, not a 500.
+        min_value=-MAX_STOCK,
+        max_value=MAX_STOCK,
         help_text=_("Goods received as a positive number (e.g. 24), broken or lost ones as a negative one (e.g. -2)."),
         widget=forms.NumberInput(attrs={"autofocus": True}),
     )

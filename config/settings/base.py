@@ -62,6 +62,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",  # the app serves its own static files
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "config.middleware.RejectNulBytesMiddleware",  # a NUL in a query or form is a 400
+    "config.middleware.ServiceUnavailableMiddleware",  # PostgreSQL or Redis down: 503, not 500
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -154,6 +156,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
+    # Redis down must not hang a web request that queues a task (the admin's recompute, a void's
+    # recompute): connecting gives up after 0.5 s and a command after 1 s (kombu reads the
+    # worker's BRPOP only once it is readable, so this does not cut it short), and a publish is
+    # tried twice (CELERY_TASK_PUBLISH_RETRY_POLICY below): about 1.2 s in all before the
+    # caller's BrokerError, never a 500. The web never waits for a result (it queues with
+    # ignore_result, recycling/tasks.py); the workers store theirs with the time-outs below.
+    CELERY_BROKER_TRANSPORT_OPTIONS |= {"socket_connect_timeout": 0.5, "socket_timeout": 1}
+    CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = 1
+    CELERY_REDIS_SOCKET_TIMEOUT = 5
 else:
     _broker_dir = VAR_DIR / "celery"
     CELERY_BROKER_URL = "filesystem://"
@@ -167,6 +178,8 @@ else:
     CELERY_RESULT_BACKEND = f"file://{_broker_dir / 'results'}"
     for _folder in ("queue", "processed", "control", "results"):  # the transport expects its folders to exist
         (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -239,8 +252,16 @@ GREENBOX_RESERVATION_EXPIRY_DAYS = 3
 # throttles count across processes), else local memory (per process: fine for development).
 # config.redis_cache is Django's RedisCache keeping one client per connection pool (a new
 # client per call cost 0.4 ms of a drop-off POST's CPU: see that module).
+# Short time-outs: the throttles fail open when Redis does not answer (api/throttling.py), and
+# a throttle check waiting seconds for a dead server would stall every API request.
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "config.redis_cache.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "config.redis_cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -260,10 +281,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "api.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     # Per user, or per client address when anonymous; the station's writes also per station
-    # (api.throttling.StationRateThrottle, on the views that name a station).
+    # (api.throttling.StationRateThrottle, on the views that name a station). DRF's classes,
+    # failing open when Redis is down (api/throttling.py).
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "api.throttling.AnonRateThrottle",
+        "api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="30/min"),
@@ -273,6 +295,10 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "api.schema.ApiAutoSchema",
 }
+# The largest request body read: a form's fields (Django refuses more with a 400) and an API
+# body, refused with a 413 before it is read (api.errors). 1 MiB holds a 500-item batch with
+# every field at its longest (tests/api/test_body_limit.py).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 SPECTACULAR_SETTINGS = {
     "TITLE": "GreenBox API",
     "DESCRIPTION": "Carton drop-offs, points, rewards and donations for station devices and partner systems.",

@@ -34,6 +34,7 @@ from ..models import CartonInventory, CartonMovement, DropOff
 from ..permissions import can_void_dropoff
 from ..selectors import member_search_term, search_members
 from ..services import DropOffResult, record_carton_movement, record_dropoff, void_dropoff
+from ..tasks import unqueued_recomputes
 
 
 def initial_station(request: HttpRequest) -> dict:
@@ -281,6 +282,20 @@ class DropOffAdmin(DeskFormAdmin):
         return TemplateResponse(request, "admin/recycling/dropoff/void_confirmation.html", context)
 
     def _void(self, request: HttpRequest, dropoffs: list[DropOff], *, reason: str) -> None:
+        with unqueued_recomputes() as unqueued:
+            self._void_each(request, dropoffs, reason=reason)
+        if unqueued:
+            self.message_user(
+                request,
+                _(
+                    "The task queue is not answering: the totals of %(days)s were not recomputed. "
+                    "Recompute those days from the daily totals once it is back."
+                )
+                % {"days": ", ".join(sorted({day.isoformat() for day in unqueued}))},
+                messages.WARNING,
+            )
+
+    def _void_each(self, request: HttpRequest, dropoffs: list[DropOff], *, reason: str) -> None:
         voided = 0
         for dropoff in dropoffs:
             try:

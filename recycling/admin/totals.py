@@ -3,7 +3,6 @@
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from kombu.exceptions import OperationalError as BrokerError
 
 from core.admin import ReadOnlyAdminMixin
 
@@ -58,9 +57,7 @@ class DailyTotalAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             return
         queued = []
         for day in days:
-            try:
-                tasks.aggregate_day_totals.delay(day.isoformat())
-            except BrokerError:
+            if not tasks.queue_day_recompute(day):  # gives up within about a second when Redis is down
                 self.message_user(
                     request,
                     _("The task queue is not answering; the recompute of %(day)s and later days was not queued.")

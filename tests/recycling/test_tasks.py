@@ -39,6 +39,10 @@ def enqueued(monkeypatch) -> list[str]:
         def delay(day: str) -> None:
             days.append(day)
 
+        @staticmethod
+        def apply_async(args: list[str], ignore_result: bool = False) -> None:
+            days.append(args[0])
+
     monkeypatch.setattr(tasks, "aggregate_day_totals", Recorder)
     return days
 
