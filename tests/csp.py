@@ -2,15 +2,18 @@
 
 watch_csp(context) makes every page of the context report each `securitypolicyviolation` event
 on its console, and collects those lines and Chromium's own "Refused to ... Content Security
-Policy" console errors; a test asserts the list is empty once its pages have been shown. The
+Policy" console errors (the event says where); a test asserts the list is empty once its pages have been shown. The
 listener is an init script, which Playwright adds through the DevTools protocol, so the policy
 it watches does not block it.
 """
 
 REPORT_VIOLATIONS = """
 document.addEventListener("securitypolicyviolation", (event) => {
+  const where = event.sourceFile ? " from " + event.sourceFile + ":" + event.lineNumber : "";
+  const element = event.target && event.target.tagName
+    ? " on <" + event.target.tagName.toLowerCase() + (event.target.id ? " id=" + event.target.id : "") + ">" : "";
   console.error("CSP violation: " + event.violatedDirective + " blocked " + (event.blockedURI || "inline")
-    + " at " + event.documentURI);
+    + element + where + " (" + (event.sample || "") + ") at " + event.documentURI);
 });
 """
 
@@ -20,7 +23,7 @@ def watch_csp(context) -> list[str]:
 
     def on_console(message) -> None:
         text = message.text
-        if message.type == "error" and ("CSP violation" in text or "Content Security Policy" in text):
+        if message.type == "error" and text.startswith("CSP violation"):
             violations.append(text)
 
     context.add_init_script(REPORT_VIOLATIONS)

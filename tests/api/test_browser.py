@@ -25,4 +25,4 @@ def test_swagger_ui_works_under_the_content_security_policy(live_server, transac
             expect(page.locator(".opblock-summary-path", has_text="/api/v1/dropoffs/").first).to_be_visible()
         finally:
             browser.close()
-    assert violations == []
+    assert violations == [], "\n".join(violations)

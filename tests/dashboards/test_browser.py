@@ -116,4 +116,5 @@ def test_ops_read_the_overview_pick_a_city_and_download_its_csv(live_server, sce
         assert int(csv_row[1]) == int(page_row[1].replace(",", ""))  # cartons, thousands separators on the page
         assert int(csv_row[1]) == scene["daily"].get(date.fromisoformat(csv_row[0]), 0)
     assert refused == {"staff-demo": 403, "13812345678": 403}
-    assert violations == []  # the overview, a city's page and their charts: nothing refused by the CSP
+    # The overview, a city's page and their charts: nothing refused by the Content-Security-Policy.
+    assert violations == [], "\n".join(violations)

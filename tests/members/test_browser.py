@@ -214,7 +214,7 @@ def test_a_members_story_in_the_browser(live_server, scene):
         finally:
             browser.close()
     # Every page's scripts and styles came from the app: the Content-Security-Policy refused nothing.
-    assert violations == [] and desk_violations == []
+    assert violations == [] and desk_violations == [], "\n".join(violations + desk_violations)
 
     # The browser has closed: check the books.
     member = Member.objects.get(mobile=NEW_MOBILE)
