@@ -42,8 +42,10 @@ class ApiTokenForm(forms.Form):
     def __init__(self, *args, admin_site: admin.AdminSite, **kwargs):
         super().__init__(*args, **kwargs)
         for name in ("user", "station"):
-            field = ApiToken._meta.get_field(name)
-            self.fields[name].widget = AutocompleteSelect(field, admin_site)
+            field = self.fields[name]
+            widget = AutocompleteSelect(ApiToken._meta.get_field(name), admin_site)
+            widget.choices, widget.is_required = field.choices, field.required
+            field.widget = widget
 
     def clean_expires_at(self) -> datetime | None:
         expires_at = self.cleaned_data["expires_at"]

@@ -25,7 +25,7 @@ ME = "/api/v1/stations/"  # any signed-in user may read it
 
 def client_with(secret: str) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {secret}", HTTP_ACCEPT_LANGUAGE="en")
     return client
 
 
@@ -195,3 +195,10 @@ def test_the_migration_converts_drf_authtoken_keys_and_drops_their_table(db):
     token = ApiToken.objects.get()
     assert (token.user, token.name, token.prefix) == (user, "converted", key[:10])
     assert client_with(key).get(ME).status_code == 200
+
+
+def test_the_admins_token_form_shows(db):
+    client = Client()
+    client.force_login(SuperuserFactory())
+    response = client.get(reverse("admin:api_apitoken_add"))
+    assert response.status_code == 200 and 'name="station"' in response.content.decode()
