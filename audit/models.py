@@ -26,6 +26,9 @@ class AuditEvent(models.Model):
         STOCK_CHANGED = "stock_changed", _("stock changed")
         CATALOG_CHANGED = "catalog_changed", _("catalog changed")
         RULE_CHANGED = "rule_changed", _("rule changed")
+        MEMBER_SEARCHED = "member_searched", _("member searched")
+        MOBILE_REVEALED = "mobile_revealed", _("mobile number revealed")
+        ACCOUNT_DELETED = "account_deleted", _("member account deleted")
         STATION_CHANGED = "station_changed", _("station changed")
         STAFF_ASSIGNMENT_CHANGED = "staff_assignment_changed", _("staff assignment changed")
         API_TOKEN_CREATED = "api_token_created", _("API token created")
@@ -81,6 +84,9 @@ class AuditEvent(models.Model):
                         "stock_changed",
                         "catalog_changed",
                         "rule_changed",
+                        "member_searched",
+                        "mobile_revealed",
+                        "account_deleted",
                         "station_changed",
                         "staff_assignment_changed",
                         "api_token_created",

@@ -34,7 +34,8 @@ POST (or batch) of each kind through Django's test client, its statements, param
 transactions recorded from three clients' points of view, then written out with each varying
 parameter as the pgbench expression that varies it the same way (the client's station, user and
 token, a random member, a fresh key, the ids earlier INSERTs returned). The minimal drop-off is
-the captured POST's INSERTs and UPDATEs on the four tables, nothing else. So neither reference
+the captured POST's INSERTs and UPDATEs on the four tables and the SELECT that draws the
+drop-off's id from its sequence (its transfer, posted first, names it), nothing else. So neither reference
 can drift from the endpoint. Each wrk run follows a warm-up run of WARMUP seconds. Every answer
 is checked: a failed request fails the benchmark.
 
@@ -216,6 +217,8 @@ HEALTH_CHECK = "SELECT 1;"  # Django's conn_health_checks, before the first quer
 # The minimal drop-off: the captured POST's writes on these tables (the key's record: the
 # idempotency app's table, or the API's own record table where that is what the POST writes).
 MINIMAL_WRITES = {
+    # The drop-off's id, drawn before its transfer, whose key names it (recycling.services).
+    "select generate_series": "the drop-off's id",
     "insert recycling_dropoff": "the drop-off",
     "insert recycling_transfer": "its transfer",
     "with insert recycling_transfer, update recycling_account": "its transfer",  # ledger.services.post_transfer
@@ -322,26 +325,15 @@ def stagger_ids(n: int) -> None:
                 cursor.execute("SELECT setval(%s, nextval(%s) + %s)", [sequence, sequence, n * (k + 1) - 1])
 
 
-def single_captures(data: dict, *, orm: bool = False) -> tuple[list[list], list[Role]]:
-    """One drop-off POST captured as each of CAPTURED_CLIENTS (for three CAPTURED_MEMBERS), and its roles.
-    `orm`: through record_dropoff()'s ORM path, where a database function still does the write."""
-    from recycling import services
-
+def single_captures(data: dict) -> tuple[list[list], list[Role]]:
+    """One drop-off POST captured as each of CAPTURED_CLIENTS (for three CAPTURED_MEMBERS), and its roles."""
     captures, keys = [], []
     members = tuple(CAPTURED_MEMBERS[:3])
     for n, (client, member) in enumerate(zip(CAPTURED_CLIENTS, members, strict=True)):
         stagger_ids(n)
         key = f"bench-{uuid.uuid4().hex}"
         body = {"station": data["staff"][client]["station"], "member_code": member_code(member), "cartons": 1}
-        send = functools.partial(post, data, client, url="/api/v1/dropoffs/", body=body, key=key)
-        if orm and hasattr(services, "_writes_in_database"):
-            original, services._writes_in_database = services._writes_in_database, lambda: False
-            try:
-                events, _answer = capture(send)
-            finally:
-                services._writes_in_database = original
-        else:
-            events, _answer = capture(send)
+        events, _answer = capture(functools.partial(post, data, client, url="/api/v1/dropoffs/", body=body, key=key))
         captures.append(events)
         keys.append(key)
     roles = station_roles(data) + member_roles(data, "member", members, seeded_member(0))
@@ -357,7 +349,7 @@ def endpoint_script(data: dict) -> list[str]:
 
 def minimal_script(data: dict) -> list[str]:
     """The minimal drop-off: the captured POST's writes on the four tables, in one transaction."""
-    captures, roles = single_captures(data, orm=True)
+    captures, roles = single_captures(data)
     kept = [[e for e in events if isinstance(e, Statement) and e.shape in MINIMAL_WRITES] for events in captures]
     found = [e.shape for e in kept[0]]
     expected = {"the drop-off": 1, "its transfer": 1, "the key's record": 1}

@@ -2,7 +2,7 @@
 endpoint sends because it is made from what the endpoint sent.
 
 capture() records one request through Django's test client in this process: every statement
-with its parameters (and the first row of each RETURNING), and where each transaction began and
+with its parameters (and the rows of each RETURNING and each nextval() SELECT), and where each transaction began and
 ended. Three captures of the same request from three pgbench clients' points of view (another
 station, member and key each) tell the parameters that vary from those that do not; a varying
 parameter is written as the pgbench expression of the "role" whose three values it has (the
@@ -78,7 +78,8 @@ def capture(send) -> tuple[list, object]:
         result = execute(sql, params, many, context)
         statement = Statement(sql=sql, params=tuple(params or ()))
         cursor = context["cursor"]
-        if re.search(r"\bRETURNING\b", sql, re.IGNORECASE) and cursor.description:
+        # What a RETURNING gave, or ids drawn from a sequence: later statements use them.
+        if re.search(r"\bRETURNING\b|\bnextval\(", sql, re.IGNORECASE) and cursor.description:
             rows = cursor.fetchall()
             cursor.scroll(0, mode="absolute")  # Django reads them next
             statement.many_rows = len(rows) > 1
@@ -160,7 +161,9 @@ class PgScript:
                     sql = f"WITH returned AS ({sql}) SELECT {aggregates} FROM returned"
                 sql += f" \\gset {prefix}"
                 for column, *values in zip(event.columns, *(e.returned for e in events), strict=True):
-                    roles += _returned_roles(f"{prefix}{column}", values)
+                    # A value given back again (an INSERT returning the id it was given) keeps its role.
+                    known = {role.values for role in roles}
+                    roles += [r for r in _returned_roles(f"{prefix}{column}", values) if r.values not in known]
             else:
                 sql = sql.rstrip().rstrip(";") + ";"
             lines.append(sql)

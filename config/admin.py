@@ -1,22 +1,37 @@
-"""The GreenBox admin site: Django's admin with GreenBox titles and a staff-friendly member search."""
+"""The GreenBox admin site: Django's admin with GreenBox titles and the staff's member search."""
 
 from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.utils.translation import gettext_lazy as _
 
 
 class MemberSearchView(AutocompleteJsonView):
-    """Autocomplete results that show staff the full mobile number they searched for.
+    """The admin's autocomplete; for members it is recycling.selectors.search_members(), whose
+    results show the number masked with what confirms the member at the counter
+    (Member.counter_label: 138****5678 · display name, or the code's first characters).
 
-    Everywhere else a member appears masked (138****5678); the staff search is the one place
-    where the full number is shown, so staff can confirm it with the consumer at the counter.
-    """
+    A throttled search answers one disabled result that says so, which the select shows in
+    place of the list (an error status would only show "could not be loaded")."""
 
-    def serialize_result(self, obj, to_field_name):
-        result = super().serialize_result(obj, to_field_name)
-        if self.model_admin.model._meta.label == "recycling.Member":
-            result["text"] = f"{obj.mobile} · {obj.code[:4]}…"
-        return result
+    def get(self, request, *args, **kwargs):
+        term, model_admin, source_field, to_field_name = self.process_request(request)
+        if model_admin.model._meta.label != "recycling.Member":
+            return super().get(request, *args, **kwargs)
+        from recycling.errors import DomainError
+        from recycling.selectors import search_members
+
+        self.model_admin = model_admin
+        if not self.has_perm(request):
+            raise PermissionDenied
+        try:
+            found = search_members(user=request.user, term=term)
+        except DomainError as refusal:
+            results = [{"id": "", "text": str(refusal.message), "disabled": True}]
+        else:
+            results = [{"id": str(getattr(member, to_field_name)), "text": member.counter_label} for member in found]
+        return JsonResponse({"results": results, "pagination": {"more": False}})
 
 
 class GreenBoxAdminSite(admin.AdminSite):

@@ -11,12 +11,15 @@ from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from idempotency.models import MAX_KEY_LENGTH
 from recycling.mobile import normalize_mobile
-from recycling.models import Member
+from recycling.models import MAX_DISPLAY_NAME_LENGTH, Member
+from recycling.services import clean_display_name
 from rewards.models import MAX_NOTEBOOKS, MAX_QUANTITY, MIN_NOTEBOOKS, MIN_QUANTITY
 from stations.models import City, Station
 
@@ -58,11 +61,20 @@ class SignUpForm(forms.Form):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+    consent = forms.BooleanField(
+        label=_("I have read the privacy notice and agree to GreenBox using my data as it describes."),
+        error_messages={"required": _("Tick the box to agree to the privacy notice: you cannot sign up without it.")},
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not get_verifier().requires_code:
             del self.fields["code"]  # no SMS gateway: see members/verification.py
+        self.fields["consent"].help_text = format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>',
+            reverse("members:privacy"),
+            _("Read the privacy notice"),
+        )
 
     def clean_mobile(self) -> str:
         number = normalize_mobile(self.cleaned_data["mobile"])
@@ -113,6 +125,45 @@ class MemberAuthenticationForm(AuthenticationForm):
         super().confirm_login_allowed(user)
         if not Member.objects.filter(user=user).exists():
             raise ValidationError(self.error_messages["not_member"], code="not_member")
+
+
+class DisplayNameForm(forms.Form):
+    display_name = forms.CharField(
+        label=_("Display name"),
+        max_length=MAX_DISPLAY_NAME_LENGTH,
+        required=False,
+        help_text=_(
+            "Optional. Station staff see it beside your masked number to confirm it is you, e.g. "
+            "your surname. Leave it empty and they see the first characters of your member code."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "nickname"}),
+    )
+
+    def clean_display_name(self) -> str:
+        return clean_display_name(self.cleaned_data["display_name"])
+
+
+class DeleteAccountForm(forms.Form):
+    """Deleting the account asks for the password (a phone left signed in is not enough) and
+    a tick that the member understands what goes and what stays."""
+
+    password = forms.CharField(
+        label=_("Your password"), strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "current-password"})
+    )
+    confirm = forms.BooleanField(
+        label=_("I understand: my points can no longer be used, and my open reservations are cancelled."),
+        error_messages={"required": _("Tick the box to confirm.")},
+    )
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise ValidationError(_("The password is wrong."), code="password_incorrect")
+        return password
 
 
 class StationPickerForm(forms.Form):

@@ -22,4 +22,10 @@ urlpatterns = [
     path("donate/", views.donations, name="donate"),
     path("donate/<int:pk>/", views.donate_to, name="donate_to"),
     path("stations/", views.stations, name="stations"),
+    path("privacy/", views.privacy, name="privacy"),
+    path("account/", views.account, name="account"),
+    path("account/display-name/", views.display_name, name="display_name"),
+    path("account/export.json", views.export_json, name="export_json"),
+    path("account/export/<slug:section>.csv", views.export_csv, name="export_csv"),
+    path("account/delete/", views.delete_account, name="delete_account"),
 ]

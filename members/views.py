@@ -6,41 +6,58 @@ redemption answers 404. A staff or ops login without a Member gets a page that s
 Writes follow post/redirect/get, refusals come back as the service's message.
 """
 
+import csv
+import json
 from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login
+from django.contrib.auth import login, logout
 from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView, redirect_to_login
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
+from core.csv_cells import neutralised
 from recycling.errors import DomainError
 from recycling.selectors import member_figures
-from recycling.services import register_member
+from recycling.services import register_member, set_display_name
 from rewards.models import DonationCampaign, Redemption, Reward
 from rewards.selectors import (
+    EXPORT_SECTIONS,
     campaign_progress,
     history_line,
+    member_data_export,
     member_redemption,
     member_redemptions,
     member_transfers,
     notebooks_funded,
     open_campaigns,
 )
-from rewards.services import cancel_redemption, donate, reserve_reward
+from rewards.services import cancel_redemption, delete_member_account, donate, reserve_reward
 from stations.models import Station
 
 from . import selectors
-from .forms import DonateForm, MemberAuthenticationForm, ReserveForm, SendCodeForm, SignUpForm, StationPickerForm
+from .forms import (
+    DeleteAccountForm,
+    DisplayNameForm,
+    DonateForm,
+    MemberAuthenticationForm,
+    ReserveForm,
+    SendCodeForm,
+    SignUpForm,
+    StationPickerForm,
+)
 from .qr import member_qr_svg
 from .verification import get_verifier, send_verification_code
 
@@ -80,6 +97,7 @@ def _first_error(form) -> str:
 # --- Signing up, in and out ---------------------------------------------------------------
 
 
+@sensitive_post_parameters("mobile", "code", "password1", "password2")  # kept out of error reports
 def signup(request: HttpRequest) -> HttpResponse:
     """Mobile number and password; the mobile is verified by members.verification (no SMS here)."""
     if selectors.member_for_user(user=request.user) is not None:
@@ -87,7 +105,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            member = register_member(mobile=form.cleaned_data["mobile"], password=form.cleaned_data["password1"])
+            member = register_member(
+                mobile=form.cleaned_data["mobile"],
+                password=form.cleaned_data["password1"],
+                privacy_notice_version=settings.GREENBOX_PRIVACY_NOTICE_VERSION,  # the form required the tick
+            )
         except ValidationError as error:  # registered by someone else since the form checked
             form.add_error("mobile", error)
         else:
@@ -98,6 +120,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@sensitive_post_parameters("mobile")
 def send_code(request: HttpRequest) -> HttpResponse:
     """Send a verification code by SMS, when a verifier that sends codes is configured."""
     if not get_verifier().requires_code:
@@ -343,3 +366,99 @@ def stations(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return _render(request, "members/_stations.html", context, tab="stations")
     return _render(request, "members/stations.html", context, tab="stations")
+
+
+# --- Privacy: the notice, the member's account, their data, deleting the account -----------
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    """The privacy notice, for everyone (sign-up links to it)."""
+    member = selectors.member_for_user(user=request.user)
+    return render(
+        request,
+        "members/privacy.html",
+        {"member": member, "tab": "", "version": settings.GREENBOX_PRIVACY_NOTICE_VERSION},
+    )
+
+
+def _account_page(request: HttpRequest, *, name_form=None, delete_form=None, status: int = 200) -> HttpResponse:
+    context = {
+        "name_form": name_form or DisplayNameForm(initial={"display_name": request.member.display_name}),
+        "delete_form": delete_form or DeleteAccountForm(user=request.user),
+        "sections": EXPORT_SECTIONS,
+    }
+    return _render(request, "members/account.html", context, status=status)
+
+
+@require_GET
+@member_required
+def account(request: HttpRequest) -> HttpResponse:
+    """The member's own data: number, display name, consent, downloads, and deleting the account."""
+    return _account_page(request)
+
+
+@require_POST
+@member_required
+def display_name(request: HttpRequest) -> HttpResponse:
+    form = DisplayNameForm(request.POST)
+    if not form.is_valid():
+        return _account_page(request, name_form=form, status=400)
+    try:
+        set_display_name(member=request.member, display_name=form.cleaned_data["display_name"])
+    except (DomainError, ValidationError) as refusal:
+        messages.error(request, getattr(refusal, "message", _("Check the form and try again.")))
+    else:
+        messages.success(request, _("Your display name has been saved."))
+    return redirect("members:account")
+
+
+def _download(response: HttpResponse, filename: str) -> HttpResponse:
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"  # personal data: never kept by a browser or proxy cache
+    return response
+
+
+@require_GET
+@member_required
+def export_json(request: HttpRequest) -> HttpResponse:
+    """Everything GreenBox keeps about the member (rewards.selectors.member_data_export), as JSON."""
+    data = member_data_export(member=request.member)
+    body = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
+    return _download(HttpResponse(body, content_type="application/json; charset=utf-8"), "greenbox-my-data.json")
+
+
+@require_GET
+@member_required
+def export_csv(request: HttpRequest, section: str) -> HttpResponse:
+    """One section of the member's data as CSV (UTF-8 with a BOM, so spreadsheets read Chinese)."""
+    if section not in EXPORT_SECTIONS:
+        raise Http404("No such section.")
+    rows = member_data_export(member=request.member)[section]
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response.write("\ufeff")
+    if rows:
+        writer = csv.DictWriter(response, fieldnames=list(rows[0]))
+        writer.writeheader()
+        # core.csv_cells: text a spreadsheet would run as a formula gets a leading apostrophe.
+        writer.writerows({key: neutralised(value) for key, value in row.items()} for row in rows)
+    return _download(response, f"greenbox-{section.replace('_', '-')}.csv")
+
+
+@require_POST
+@sensitive_post_parameters("password")
+@member_required
+def delete_account(request: HttpRequest) -> HttpResponse:
+    """Delete the account (rewards.services.delete_member_account), sign out, say what happened."""
+    form = DeleteAccountForm(request.POST, user=request.user)
+    if not form.is_valid():
+        return _account_page(request, delete_form=form, status=400)
+    cancelled = delete_member_account(member=request.member)
+    logout(request)
+    message = _("Your account has been deleted: your mobile number and name are removed and you can no longer sign in.")
+    if cancelled:
+        message += " " + ngettext(
+            "%(count)d open reservation was cancelled.", "%(count)d open reservations were cancelled.", cancelled
+        ) % {"count": cancelled}
+    messages.success(request, message)
+    return redirect("members:signin")

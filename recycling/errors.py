@@ -93,3 +93,22 @@ class FactorStartOvertaken(DomainError):
 class CampaignCompared(DomainError):
     code = "campaign_compared"
     default_message = _("Another campaign is compared with this one: it cannot be deleted.")
+
+
+class MemberSearchThrottled(DomainError):
+    code = "member_search_throttled"
+    default_message = _("Too many member searches. Scan the member's QR code, or try again later.")
+
+
+class NotAllowedToReveal(DomainError):
+    code = "not_allowed_to_reveal"
+    default_message = _("Only a superuser may see a member's full mobile number.")
+
+
+class MemberDeleted(DomainError):
+    code = "member_deleted"
+    default_message = _("This member deleted their account.")
+
+
+class InvalidDisplayName(DomainError):
+    code = "invalid_display_name"

@@ -56,8 +56,11 @@ class DropOffForm(forms.Form):
     member = forms.ModelChoiceField(
         label=_("Or find by mobile number"),
         required=False,
-        queryset=Member.objects.all(),
-        help_text=_("Type the full mobile number or its last 4 digits."),
+        queryset=Member.objects.filter(anonymised_at__isnull=True),
+        help_text=_(
+            "Type the full mobile number, or its last 4 digits for a member who has left cartons "
+            "at your station before."
+        ),
     )
     cartons = forms.IntegerField(
         label=_("Cartons"),
@@ -77,6 +80,7 @@ class DropOffForm(forms.Form):
         if user.is_superuser:
             # A superuser may log at any of the (many thousand) stations: search instead of a list.
             _use_autocomplete(station_field, "station", admin_site)
+        self.fields["member"].label_from_instance = lambda member: member.counter_label  # masked
         _use_autocomplete(self.fields["member"], "member", admin_site)
         # Scanning is the fast path: the scanner types the code into the focused field.
         self.fields["member_code"].widget.attrs["autofocus"] = True

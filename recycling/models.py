@@ -26,6 +26,8 @@ MAX_CARTONS_PER_MOVEMENT = 10000
 # without look-alikes (no 0/O, 1/I/L) give 80 random bits, far beyond guessing.
 MEMBER_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 MEMBER_CODE_LENGTH = 16
+MEMBER_CODE_HINT_LENGTH = 4  # the code's first characters, shown to staff to confirm a member
+MAX_DISPLAY_NAME_LENGTH = 30
 
 
 def new_member_code() -> str:
@@ -36,8 +38,32 @@ class Member(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="member", verbose_name=_("user")
     )
-    mobile = models.CharField(_("mobile number"), max_length=11, unique=True, validators=[validate_mobile])
+    # Empty (NULL) once the member deleted their account: recycling.services.anonymise_member.
+    mobile = models.CharField(
+        _("mobile number"), max_length=11, unique=True, null=True, blank=True, validators=[validate_mobile]
+    )
     code = models.CharField(_("member code"), max_length=MEMBER_CODE_LENGTH, unique=True, default=new_member_code)
+    display_name = models.CharField(
+        _("display name"),
+        max_length=MAX_DISPLAY_NAME_LENGTH,
+        blank=True,
+        db_default="",
+        help_text=_("Optional: the name station staff see to confirm it is you at the counter."),
+    )
+    privacy_notice_version = models.CharField(
+        _("privacy notice version"),
+        max_length=20,
+        blank=True,
+        db_default="",
+        help_text=_("The version of the privacy notice the member agreed to at sign-up."),
+    )
+    privacy_consent_at = models.DateTimeField(_("privacy consent given at"), null=True, blank=True)
+    anonymised_at = models.DateTimeField(
+        _("account deleted at"),
+        null=True,
+        blank=True,
+        help_text=_("The member deleted their account: number and name removed, sign-in disabled."),
+    )
     joined_at = models.DateTimeField(_("joined at"), default=timezone.now)
     home_station = models.ForeignKey(
         Station,
@@ -57,6 +83,17 @@ class Member(models.Model):
         verbose_name_plural = _("members")
         constraints = [
             models.CheckConstraint(condition=Q(mobile__regex=r"^1[3-9][0-9]{9}$"), name="member_mobile_normalized"),
+            # A member has a number until they delete their account; then number and name are gone.
+            models.CheckConstraint(
+                condition=Q(anonymised_at__isnull=True, mobile__isnull=False)
+                | Q(anonymised_at__isnull=False, mobile__isnull=True, display_name=""),
+                name="member_anonymised_has_no_mobile",
+            ),
+            models.CheckConstraint(
+                condition=Q(privacy_notice_version="", privacy_consent_at__isnull=True)
+                | (~Q(privacy_notice_version="") & Q(privacy_consent_at__isnull=False)),
+                name="member_consent_has_version_and_time",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -64,7 +101,16 @@ class Member(models.Model):
 
     @property
     def masked_mobile(self) -> str:
+        if self.mobile is None:
+            return str(_("deleted member"))
         return mask_mobile(self.mobile)
+
+    @property
+    def counter_label(self) -> str:
+        """What staff see of a member found at the counter: the masked number and the chosen
+        display name, or else the member code's first characters (138****5678 · 小王)."""
+        confirm = self.display_name or f"{self.code[:MEMBER_CODE_HINT_LENGTH]}…"
+        return f"{self.masked_mobile} · {confirm}"
 
 
 class EarningRule(models.Model):

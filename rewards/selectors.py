@@ -193,3 +193,82 @@ def _reason(transfer: Transfer) -> str:
         }.get(redemption.status, _("Refund of the reservation of %(reward)s"))
         return template % {"reward": redemption.reward.display_name}
     return _("Reversal of transfer #%(id)s") % {"id": transfer.reverses_id}
+
+
+# --- A member's own data, for download -----------------------------------------------------
+
+EXPORT_SECTIONS = ("profile", "dropoffs", "points_history", "redemptions", "donations")
+
+
+def _local(at: datetime | None) -> str | None:
+    return timezone.localtime(at).isoformat() if at is not None else None
+
+
+def member_data_export(*, member: Member) -> dict[str, list[dict]]:
+    """Everything GreenBox keeps about the member, for the member themself: their profile, drop-offs,
+    points history (history_line(), with each line's reason), reservations and donations, as
+    rows of plain values (times in Asia/Shanghai, ISO 8601), one list per EXPORT_SECTIONS name.
+    The pickup codes are left out: they prove a reservation at the counter, and the member's
+    pages show the open ones. Lives in rewards/ because it reads redemptions and donations."""
+    member = Member.objects.select_related("account", "home_station").get(pk=member.pk)
+    profile = {
+        "mobile": member.mobile,
+        "display_name": member.display_name,
+        "member_code": member.code,
+        "joined_at": _local(member.joined_at),
+        "home_station": member.home_station.code if member.home_station_id else None,
+        "points_balance": member.account.balance,
+        "privacy_notice_version": member.privacy_notice_version,
+        "privacy_consent_at": _local(member.privacy_consent_at),
+    }
+    dropoffs = [
+        {
+            "id": dropoff.pk,
+            "occurred_at": _local(dropoff.occurred_at),
+            "recorded_at": _local(dropoff.recorded_at),
+            "station": dropoff.station.code,
+            "station_name": dropoff.station.name,
+            "cartons": dropoff.cartons,
+            "earning_cartons": dropoff.earning_cartons,
+            "points": dropoff.points,
+            "status": dropoff.status,
+            "void_reason": dropoff.void_reason,
+        }
+        for dropoff in member.dropoffs.select_related("station").order_by("occurred_at", "pk")
+    ]
+    history = [
+        {"transfer": line.transfer_id, "at": _local(line.at), "points": line.points, "reason": line.reason}
+        for line in (history_line(transfer=transfer, member=member) for transfer in member_transfers(member=member))
+    ]
+    redemptions = [
+        {
+            "id": redemption.pk,
+            "reserved_at": _local(redemption.reserved_at),
+            "reward": redemption.reward.display_name,
+            "station": redemption.station.code,
+            "quantity": redemption.quantity,
+            "points": redemption.points,
+            "status": redemption.status,
+            "collect_by": _local(redemption.expires_at),
+            "collected_at": _local(redemption.collected_at),
+            "ended_at": _local(redemption.ended_at),
+        }
+        for redemption in member_redemptions(member=member).order_by("reserved_at", "pk")
+    ]
+    donations = [
+        {
+            "id": donation.pk,
+            "at": _local(donation.created_at),
+            "campaign": donation.campaign.display_title,
+            "notebooks": donation.notebooks,
+            "points": donation.points,
+        }
+        for donation in member_donations(member=member).order_by("created_at", "pk")
+    ]
+    return {
+        "profile": [profile],
+        "dropoffs": dropoffs,
+        "points_history": history,
+        "redemptions": redemptions,
+        "donations": donations,
+    }

@@ -50,6 +50,7 @@ from ledger.services import lock_accounts, post_transfer, reverse_transfer
 from recycling import errors as recycling_errors
 from recycling.days import shanghai_day
 from recycling.models import Member
+from recycling.services import anonymise_member
 from recycling.tasks import recompute_after_commit
 from stations.models import Station
 from stations.selectors import works_at
@@ -666,3 +667,29 @@ def _check_quantity(quantity: object, *, low: int, high: int, message: str) -> N
 
 def _balance(member: Member) -> int:
     return Account.objects.values_list("balance", flat=True).get(member=member)
+
+
+# --- Closing a member's account ----------------------------------------------------------
+
+
+def delete_member_account(*, member: Member, now: datetime | None = None) -> int:
+    """A member deletes their account: recycling.services.anonymise_member() removes the number,
+    name and code and disables sign-in, then each open reservation is cancelled through
+    cancel_redemption(), so its points and stock come back exactly as a member's own cancel
+    would (stock, ledger and totals stay right). Returns how many reservations it cancelled.
+
+    Anonymising first closes the door (no new reservation can start) before the cancels; each
+    cancel is its own durable transaction, as everywhere. If one fails midway, running this
+    again finishes the job: anonymising twice changes nothing and the reservations cancelled
+    already are not open any more (one left behind would expire and refund on its own).
+    """
+    now = now or timezone.now()
+    anonymise_member(member=member, now=now)
+    open_ids = list(
+        Redemption.objects.filter(member=member, status=Redemption.Status.RESERVED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for redemption_id in open_ids:
+        cancel_redemption(redemption_id=redemption_id, member=member, now=now)
+    return len(open_ids)

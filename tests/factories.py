@@ -93,7 +93,8 @@ class MemberFactory(factory.django.DjangoModelFactory):
         skip_postgeneration_save = True
 
     mobile = factory.Sequence(lambda n: f"139{n:08d}")
-    user = factory.SubFactory(UserFactory, username=factory.SelfAttribute("..mobile"))
+    # A random handle as register_member() gives: the number is never a username.
+    user = factory.SubFactory(UserFactory, username=factory.Sequence(lambda n: f"member-{n:06d}"))
     account = factory.LazyFunction(open_member_account)
 
 

@@ -227,6 +227,13 @@ AXES_RESET_ON_SUCCESS = True
 AXES_USERNAME_CALLABLE = "members.lockout.lockout_username"  # one spelling per mobile number
 AXES_LOCKOUT_TEMPLATE = "members/locked_out.html"
 
+# Staff searches for a member (recycling.selectors.search_members): per staff user, counted in
+# Django's cache, so one login cannot harvest members' numbers. A rate as DRF writes them.
+GREENBOX_MEMBER_SEARCH_RATE = env.str("MEMBER_SEARCH_RATE", default="60/hour")
+# The privacy notice members agree to at sign-up (members/templates/members/privacy.html):
+# change the version whenever the notice's substance changes.
+GREENBOX_PRIVACY_NOTICE_VERSION = "2026-12"
+
 # Points earned per carton and the daily cap are data (EarningRule); this is only the cap
 # that a new rule starts with.
 GREENBOX_DEFAULT_DAILY_CARTON_CAP = 20

@@ -30,6 +30,7 @@ from stations.selectors import stations_for_user, works_at
 from ..errors import DomainError
 from ..forms import CartonMovementForm, DropOffForm, VoidReasonForm
 from ..models import CartonInventory, CartonMovement, DropOff
+from ..selectors import member_search_term, search_members
 from ..services import DropOffResult, record_carton_movement, record_dropoff, void_dropoff
 
 
@@ -170,8 +171,8 @@ class DropOffAdmin(DeskFormAdmin):
     list_display = ("occurred_at", "station", "member", "cartons", "points", "status")
     list_select_related = ("station", "member")
     date_hierarchy = "occurred_at"
-    search_fields = ("=station__code", "=member__code", "member__mobile__endswith")
-    search_help_text = _("Station code, member code, or the last digits of the member's mobile number.")
+    search_fields = ("=station__code",)
+    search_help_text = _("Station code, member code, the member's full mobile number or its last 4 digits.")
     show_full_result_count = False
     actions = ["void_dropoffs"]
     fields = (
@@ -200,6 +201,17 @@ class DropOffAdmin(DeskFormAdmin):
         "This form was already saved with other details. Check the drop-off list, "
         "then log again from a new form if needed."
     )
+
+    def get_search_results(self, request, queryset, search_term):
+        """A station code, or a member as search_members() finds them (throttled and audited)."""
+        if member_search_term(search_term) is None:
+            return super().get_search_results(request, queryset, search_term)
+        try:
+            found = search_members(user=request.user, term=search_term)
+        except DomainError as refusal:
+            self.message_user(request, refusal.message, messages.ERROR)
+            return queryset.none(), False
+        return queryset.filter(member__in=[member.pk for member in found]), False
 
     def has_void_permission(self, request: HttpRequest) -> bool:
         # Whoever may log cartons may void a mistake; the service checks they work at the station.

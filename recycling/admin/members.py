@@ -1,45 +1,32 @@
 """Members in the admin, masked: superusers read them; station staff only find one from the
-desk's log form, by a full mobile number, its last digits or the member code."""
+desk's log form (recycling.selectors.search_members: a member code, a full mobile number, or
+its last 4 digits among their stations' members). A superuser who needs a member's full number
+sees it on the member's "reveal" page, which asks the reason and audits it."""
 
-import re
-import unicodedata
-
+from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, service_form_page
 
-from ..mobile import mask_mobile, normalize_mobile
-from ..models import MEMBER_CODE_LENGTH, Member
-
-# A search for a member needs at least the last 4 digits of the mobile number, so that the
-# member list cannot be browsed through the autocomplete ("1", "13", ... would list everyone).
-MIN_MEMBER_SEARCH_DIGITS = 4
-_TRAILING_DIGITS = re.compile(rf"^[0-9]{{{MIN_MEMBER_SEARCH_DIGITS},10}}$")
-_SEPARATORS = re.compile(r"[\s\-]")
+from ..errors import DomainError
+from ..models import Member
+from ..selectors import search_members
+from ..services import MAX_REVEAL_REASON_LENGTH, reveal_mobile
 
 
-def search_members(queryset: QuerySet[Member], term: str) -> QuerySet[Member]:
-    """Members matching a full mobile number, its last 4 to 10 digits, or an exact member code.
-
-    Anything shorter or vaguer matches nobody.
-    """
-    term = unicodedata.normalize("NFKC", term or "").strip()  # full-width digits from Chinese IMEs
-    if not term:
-        return queryset.none()
-    try:
-        return queryset.filter(mobile=normalize_mobile(term))
-    except ValidationError:
-        pass
-    digits = _SEPARATORS.sub("", term)
-    if _TRAILING_DIGITS.match(digits):
-        return queryset.filter(mobile__endswith=digits)
-    if len(term) == MEMBER_CODE_LENGTH:
-        return queryset.filter(code=term.upper())
-    return queryset.none()
+class RevealReasonForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=MAX_REVEAL_REASON_LENGTH,
+        help_text=_("Why you need this member's full mobile number. It is kept in the audit log."),
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )
 
 
 @admin.register(Member)
@@ -50,14 +37,23 @@ class MemberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     refuse anyone but a superuser.
     """
 
-    list_display = ("masked_mobile", "joined_at", "balance")
-    fields = ("masked_mobile", "joined_at", "balance")
+    list_display = ("masked_mobile", "display_name", "joined_at", "balance", "anonymised_at")
+    fields = (
+        "masked_mobile",
+        "display_name",
+        "joined_at",
+        "balance",
+        "privacy_notice_version",
+        "privacy_consent_at",
+        "anonymised_at",
+        "reveal_link",
+    )
     readonly_fields = fields
     list_select_related = ("account",)
     ordering = ("-joined_at",)
-    # The autocomplete requires search_fields; get_search_results() decides what matches.
-    search_fields = ("mobile",)
-    search_help_text = _("The full mobile number, its last 4 digits, or the member code.")
+    # The autocomplete requires search_fields; get_search_results() asks search_members().
+    search_fields = ("code",)
+    search_help_text = _("The member code, the full mobile number, or its last 4 digits.")
     show_full_result_count = False
 
     def has_module_permission(self, request: HttpRequest) -> bool:
@@ -76,17 +72,66 @@ class MemberAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().history_view(request, object_id, extra_context)
 
     def get_search_results(self, request, queryset, search_term):
-        if not search_term.strip() and request.user.is_superuser and not _is_autocomplete(request):
-            return queryset, False  # a superuser's member list without a search
-        return search_members(queryset, search_term), False
+        if not search_term.strip():
+            if request.user.is_superuser and not _is_autocomplete(request):
+                return queryset, False  # a superuser's member list without a search
+            return queryset.none(), False
+        try:
+            found = search_members(user=request.user, term=search_term)
+        except DomainError as refusal:
+            self.message_user(request, refusal.message, level="error")
+            return queryset.none(), False
+        return queryset.filter(pk__in=[member.pk for member in found]), False
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:member_id>/reveal/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="recycling_member_reveal",
+            ),
+            *super().get_urls(),
+        ]
+
+    def reveal_view(self, request: HttpRequest, member_id: int) -> HttpResponse:
+        """Ask a superuser the reason, then show the member's full number once, on this page only
+        (the response is not cached); reveal_mobile() audits it."""
+        self._require_superuser(request)
+        member = get_object_or_404(Member, pk=member_id)
+        number = None
+        form = RevealReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                number = reveal_mobile(member=member, user=request.user, reason=form.cleaned_data["reason"])
+            except DomainError as refusal:
+                form.add_error(None, refusal.message)
+        response = service_form_page(
+            self,
+            request,
+            form,
+            title=_("Full mobile number of %(member)s") % {"member": member},
+            template="admin/recycling/member/reveal_mobile.html",
+            member=member,
+            number=number,
+            submit_label=_("Show the number"),
+        )
+        response["Cache-Control"] = "no-store"
+        return response
 
     @admin.display(description=_("mobile number"), ordering="mobile")
     def masked_mobile(self, member: Member) -> str:
-        return mask_mobile(member.mobile)
+        return member.masked_mobile
 
     @admin.display(description=_("points balance"), ordering="account__balance")
     def balance(self, member: Member) -> int:
         return member.account.balance
+
+    @admin.display(description=_("full mobile number"))
+    def reveal_link(self, member: Member) -> str:
+        if member.mobile is None:
+            return "—"
+        url = reverse("admin:recycling_member_reveal", args=[member.pk], current_app=self.admin_site.name)
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Show, giving a reason (audited)"))
 
     @staticmethod
     def _require_superuser(request: HttpRequest) -> None:

@@ -148,7 +148,6 @@ def test_totals_filter_by_day_range_and_city(world, client_for):
 # count). A new query on this path fails the test: add it here only with a reason.
 DROPOFF_POST_STATEMENTS = [
     "the token and its user",  # DRF's TokenAuthentication
-    "whether the user is station staff (EXISTS)",  # api.permissions.IsStationStaff
     "the station, its city and whether the user works there",  # stations.selectors.staff_at_station
     # BEGIN (idempotency.services.run_idempotent_batch: the keys' durable transaction)
     "the keys' advisory locks",
@@ -158,9 +157,9 @@ DROPOFF_POST_STATEMENTS = [
     "the emission factors in force",
     "lock the members' and the station's issuance accounts",  # recycling.ledger
     "the members' earning cartons of the days",
-    "INSERT the drop-offs",
+    "the new drop-offs' ids from their sequence",
     "INSERT the transfers and UPDATE the balances",  # ledger.services.post_transfers
-    "UPDATE the drop-offs' links to their earning transfers",
+    "INSERT the drop-offs, linked to their earning transfers",
     "UPDATE the carton inventory",
     "INSERT the keys' outcomes",  # then COMMIT
 ]

@@ -99,6 +99,7 @@ def test_a_members_story_in_the_browser(live_server, scene):
             page.fill("#id_mobile", "137 0000 1111")
             page.fill("#id_password1", NEW_PASSWORD)
             page.fill("#id_password2", NEW_PASSWORD)
+            page.check("#id_consent")  # the privacy notice: sign-up cannot proceed without it
             shot(page, "signup")
             page.click("form button.primary")
             page.wait_for_url(f"{base}/")
@@ -222,3 +223,56 @@ def test_a_members_story_in_the_browser(live_server, scene):
     redemption = Redemption.objects.get(member=member)
     assert redemption.status == Redemption.Status.CANCELLED and redemption.pickup_code == pickup_code
     assert Donation.objects.get(member=member).notebooks == 1
+
+
+WIDTHS = (390, 768, 1280)
+# The member's pages, the privacy notice and sign-up: each must fit the screen without sideways scrolling.
+MEMBER_PAGES = (
+    "/",
+    "/history/",
+    "/rewards/",
+    "/rewards/redemptions/",
+    "/donate/",
+    "/stations/",
+    "/account/",
+    "/password/",
+)
+PUBLIC_PAGES = ("/privacy/", "/signup/", "/signin/")
+NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+
+
+def test_member_pages_fit_every_width(live_server, scene):
+    """At 390, 768 and 1280 px, in Chinese, every member page (the account page and the privacy
+    notice included) is no wider than the screen."""
+    from playwright.sync_api import sync_playwright
+
+    ARTEFACTS.mkdir(exist_ok=True)
+    base = live_server.url
+    too_wide = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for width in WIDTHS:
+                context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+                page = context.new_page()
+                for path in PUBLIC_PAGES:
+                    page.goto(f"{base}{path}")
+                    if not page.evaluate(NO_SIDEWAYS_SCROLL):
+                        too_wide.append((width, path))
+                page.goto(f"{base}/signin/")
+                page.fill("#id_username", SECOND_MOBILE)
+                page.fill("#id_password", DEMO_PASSWORD)
+                page.click("form button.primary")
+                page.wait_for_url(f"{base}/")
+                for path in MEMBER_PAGES:
+                    page.goto(f"{base}{path}")
+                    if not page.evaluate(NO_SIDEWAYS_SCROLL):
+                        too_wide.append((width, path))
+                page.goto(f"{base}/account/")
+                page.screenshot(path=str(ARTEFACTS / f"members-account-{width}.png"), full_page=True)
+                page.goto(f"{base}/privacy/")
+                page.screenshot(path=str(ARTEFACTS / f"members-privacy-{width}.png"), full_page=True)
+                context.close()
+        finally:
+            browser.close()
+    assert too_wide == []

@@ -1,10 +1,14 @@
 """Signing in with the mobile number, locking out repeated failures per number and address,
 signing out, and changing the password."""
 
+import json
+import logging
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from recycling.mobile import keyed_mobile
 from recycling.services import register_member
 from tests.factories import StationStaffFactory
 
@@ -133,3 +137,35 @@ def test_a_member_changes_the_password(member):
     member.user.refresh_from_db()
     assert member.user.check_password("new-green-pass-7")
     assert client.get(reverse("members:home")).status_code == 200  # still signed in
+
+
+def _axes_rows() -> str:
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    rows = [list(model.objects.values()) for model in (AccessAttempt, AccessFailureLog, AccessLog)]
+    return json.dumps(rows, default=str)
+
+
+@pytest.mark.parametrize("number", ["13812345678", "13700009999"])  # a member's number, and a non-member's
+def test_the_lockout_records_keep_no_full_number(member, number, caplog):
+    """django-axes' records and log lines hold the number masked with its keyed hash
+    (recycling.mobile.keyed_mobile), whichever spelling was typed, never the number itself;
+    the hash still tells numbers apart, so the lock works per number."""
+    attacker = Client()
+    with caplog.at_level(logging.DEBUG):
+        for spelling in [number, f"+86 {number[:3]} {number[3:7]} {number[7:]}"] * 3:  # the fifth locks
+            response = sign_in(attacker, spelling, "guess", ip=ATTACKER)
+    from axes.models import AccessAttempt
+
+    assert response.status_code == 429 and number not in response.content.decode()
+    (attempt,) = AccessAttempt.objects.all()
+    assert attempt.username == keyed_mobile(number)
+    assert attempt.username.startswith(f"{number[:3]}****{number[-4:]}#") and attempt.failures_since_start == 5
+    assert number not in _axes_rows() and number not in caplog.text
+    assert keyed_mobile("13812345678") != keyed_mobile("13912345678")  # same mask, another number
+
+
+def test_the_keyed_hash_depends_on_the_secret_key(settings):
+    before = keyed_mobile("13812345678")
+    settings.SECRET_KEY = "another-secret-key-for-this-test-only-0123456789abcdef"
+    assert keyed_mobile("13812345678") != before

@@ -1,5 +1,7 @@
 """Signing up: a login, its Member and its points account, or a clear refusal with nothing written."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import override_settings
@@ -16,7 +18,7 @@ def counts() -> tuple[int, int, int]:
 
 
 def sign_up(client, mobile, password=STRONG, password2=None, **extra):
-    data = {"mobile": mobile, "password1": password, "password2": password2 or password, **extra}
+    data = {"mobile": mobile, "password1": password, "password2": password2 or password, "consent": "on", **extra}
     return client.post(reverse("members:signup"), data, HTTP_ACCEPT_LANGUAGE="en")
 
 
@@ -95,3 +97,52 @@ def test_a_verifier_that_sends_codes_is_asked_for_the_code(client, db):
     assert "verification code is wrong" in wrong.content.decode() and counts() == before
     assert sign_up(client, "13912345678", code="246810").status_code == 302
     assert Member.objects.filter(mobile="13912345678").exists()
+
+
+def test_sign_up_records_the_privacy_notice_version_and_the_time_of_consent(client, db, settings):
+    settings.GREENBOX_PRIVACY_NOTICE_VERSION = "2026-12"
+    sign_up(client, "13912345678")
+    member = Member.objects.get()
+    assert member.privacy_notice_version == "2026-12"
+    assert member.privacy_consent_at is not None and member.privacy_consent_at <= member.user.date_joined + timedelta(
+        seconds=5
+    )
+
+
+def test_sign_up_cannot_proceed_without_ticking_consent(client, db):
+    before = counts()
+    response = client.post(
+        reverse("members:signup"),
+        {"mobile": "13912345678", "password1": STRONG, "password2": STRONG},
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 200 and response.context["form"].has_error("consent")
+    assert "Tick the box to agree to the privacy notice" in response.content.decode()
+    assert counts() == before
+
+
+def test_the_sign_up_form_links_the_privacy_notice(client, db):
+    page = client.get(reverse("members:signup"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert 'name="consent"' in page and reverse("members:privacy") in page
+
+
+@pytest.mark.parametrize(("language", "text"), [("en", "Privacy notice"), ("zh-hans", "隐私声明")])
+def test_the_privacy_notice_is_in_chinese_and_english(client, db, settings, language, text):
+    settings.GREENBOX_PRIVACY_NOTICE_VERSION = "2026-12"
+    response = client.get(reverse("members:privacy"), HTTP_ACCEPT_LANGUAGE=language)
+    content = response.content.decode()
+    assert response.status_code == 200 and text in content and "2026-12" in content
+
+
+def test_the_number_typed_at_sign_up_stays_out_of_error_reports(rf, db):
+    """Django's error reports (logged 500s, admin e-mails) leave the mobile number out."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.views.debug import SafeExceptionReporterFilter
+
+    from members.views import signup
+
+    request = rf.post(reverse("members:signup"), {"mobile": "13912345678", "password1": STRONG})
+    request.user = AnonymousUser()
+    assert signup(request).status_code == 200  # refused: the second password is missing
+    cleansed = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert cleansed["mobile"] != "13912345678" and cleansed["password1"] != STRONG

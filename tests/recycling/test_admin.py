@@ -31,7 +31,6 @@ pytestmark = pytest.mark.django_db
 
 ADD_URL = reverse("admin:recycling_dropoff_add")
 CHANGELIST_URL = reverse("admin:recycling_dropoff_changelist")
-AUTOCOMPLETE_URL = reverse("admin:autocomplete")
 
 
 def english_client(user) -> Client:
@@ -343,7 +342,7 @@ def test_superuser_filters_by_city_then_station(rule, superuser, staff_a, staff_
 
 
 def test_staff_search_dropoffs_by_last_digits_of_mobile(rule, client_a, staff_a, station_a):
-    """Staff find a member's drop-offs by the last digits of the mobile number."""
+    """Staff find a member's drop-offs by the last 4 digits of the mobile number."""
     wanted = log_dropoff(station=station_a, member=MemberFactory(mobile="13800005678"), staff=staff_a)
     log_dropoff(station=station_a, member=MemberFactory(mobile="13800001234"), staff=staff_a)
 
@@ -548,35 +547,7 @@ def test_staff_cannot_void_at_another_station(rule, client_a, staff_b, station_b
     assert Account.objects.get(member=member).balance == 30
 
 
-# Member search -----------------------------------------------------------------------------
-
-
-def autocomplete(client, term):
-    response = client.get(
-        AUTOCOMPLETE_URL, {"app_label": "recycling", "model_name": "dropoff", "field_name": "member", "term": term}
-    )
-    assert response.status_code == 200
-    return response.json()["results"]
-
-
-def test_member_autocomplete_finds_by_last_four_digits_and_full_mobile(client_a, member):
-    """Staff find a member by the last 4 digits or the full number (with +86 and spaces); the result
-    shows them the full mobile number."""
-    MemberFactory(mobile="13900001111")
-
-    by_last_four = autocomplete(client_a, "5678")
-    by_full = autocomplete(client_a, "+86 138 1234 5678")
-
-    assert [result["id"] for result in by_last_four] == [str(member.pk)]
-    assert by_last_four[0]["text"].startswith("13812345678")
-    assert [result["id"] for result in by_full] == [str(member.pk)]
-
-
-@pytest.mark.parametrize("term", ["", "56", "678", "1381", "abc"])
-def test_member_autocomplete_needs_four_trailing_digits(client_a, member, term):
-    """A search shorter than the last 4 digits (or not digits) finds nobody, so members cannot be browsed.
-    "1381" are 4 digits, but the first ones: no match either."""
-    assert autocomplete(client_a, term) == []
+# Member search (the autocomplete itself: tests/recycling/test_member_search.py) ---------------
 
 
 def test_staff_cannot_open_member_list(client_a, member):
