@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from api.models import ApiToken
 from api.services import create_api_token, revoke_api_token
 from audit.models import AuditEvent
-from tests.factories import StationFactory, StationStaffFactory, SuperuserFactory, UserFactory
+from tests.factories import ApiTokenFactory, StationFactory, StationStaffFactory, SuperuserFactory, UserFactory
 
 ME = "/api/v1/stations/"  # any signed-in user may read it
 
@@ -202,3 +202,8 @@ def test_the_admins_token_form_shows(db):
     client.force_login(SuperuserFactory())
     response = client.get(reverse("admin:api_apitoken_add"))
     assert response.status_code == 200 and 'name="station"' in response.content.decode()
+
+
+def test_the_factorys_token_authenticates(db):
+    token = ApiTokenFactory(user=StationStaffFactory().user)
+    assert client_with(token.secret).get(ME).status_code == 200
