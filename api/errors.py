@@ -24,6 +24,8 @@ DOMAIN_ERROR_STATUS = {
     # The request itself is out of range.
     "invalid_cartons": status.HTTP_400_BAD_REQUEST,
     "invalid_time": status.HTTP_400_BAD_REQUEST,
+    "dropoff_too_old": status.HTTP_400_BAD_REQUEST,
+    "campaign_closed": status.HTTP_400_BAD_REQUEST,
     "invalid_reason": status.HTTP_400_BAD_REQUEST,
     "invalid_idempotency_key": status.HTTP_400_BAD_REQUEST,
     "invalid_quantity": status.HTTP_400_BAD_REQUEST,

@@ -71,7 +71,11 @@ class DropOffCreateSerializer(StrictSerializer):
     member_code = StrictCharField(max_length=64, help_text=_("The code in the member's QR code."))
     cartons = StrictIntegerField(min_value=MIN_CARTONS_PER_DROPOFF, max_value=MAX_CARTONS_PER_DROPOFF)
     occurred_at = serializers.DateTimeField(
-        required=False, help_text=_("When the cartons were left (default: now); not in the future.")
+        required=False,
+        help_text=_(
+            "When the cartons were left (default: now); not in the future, at most 72 hours ago (a batch: "
+            "7 days; both are settings), and not on a day of a campaign that has closed."
+        ),
     )
 
 
@@ -188,7 +192,7 @@ class DropOffSerializer(serializers.Serializer):
     station_code = serializers.CharField(source="station.code")
     member = serializers.CharField(source="member.masked_mobile", help_text=_("The member's masked mobile."))
     cartons = serializers.IntegerField()
-    earning_cartons = serializers.IntegerField(help_text=_("Cartons within the member's daily cap."))
+    earning_cartons = serializers.IntegerField(help_text=_("Cartons within the member's caps."))
     points = serializers.IntegerField()
     status = serializers.CharField()
     occurred_at = serializers.DateTimeField()

@@ -256,6 +256,8 @@ class DropOffBatchView(ApiView):
         record_dropoffs); if it fails (the database went away), every item that would have been
         created is refused with `retry`. Sending the batch again is safe. The header is required
         like every write's, but the batch itself claims nothing: each item's key does.
+        A batch's drop-offs may go further back than a single POST's (the offline window,
+        OFFLINE_DROPOFF_MAX_AGE_DAYS); those beyond the first window are flagged for review.
         """
         required_key(request)
         data = validated(s.DropOffBatchSerializer, request.data)
@@ -293,7 +295,9 @@ class DropOffBatchView(ApiView):
     def _record(self, request, at: StaffAtStation, items: list[DropOffItem]) -> list:
         """record_dropoffs()'s answers, or None for each item when its transaction failed."""
         try:
-            return record_dropoffs(station=at.station, staff=request.user, works_here=at.works_here, items=items)
+            return record_dropoffs(
+                station=at.station, staff=request.user, works_here=at.works_here, items=items, offline=True
+            )
         except DatabaseError:
             # The batch's transaction rolled back: nothing of it is stored. The device sends it again later.
             logger.exception("A batch of %s drop-offs at station %s failed", len(items), at.station.pk)

@@ -29,6 +29,8 @@ class AuditEvent(models.Model):
         MEMBER_SEARCHED = "member_searched", _("member searched")
         MOBILE_REVEALED = "mobile_revealed", _("mobile number revealed")
         ACCOUNT_DELETED = "account_deleted", _("member account deleted")
+        FLAG_REVIEWED = "flag_reviewed", _("anomaly flag reviewed")
+        FLAG_ACTED_ON = "flag_acted_on", _("anomaly flag acted on")
         STATION_CHANGED = "station_changed", _("station changed")
         STAFF_ASSIGNMENT_CHANGED = "staff_assignment_changed", _("staff assignment changed")
         API_TOKEN_CREATED = "api_token_created", _("API token created")
@@ -87,6 +89,8 @@ class AuditEvent(models.Model):
                         "member_searched",
                         "mobile_revealed",
                         "account_deleted",
+                        "flag_reviewed",
+                        "flag_acted_on",
                         "station_changed",
                         "staff_assignment_changed",
                         "api_token_created",

@@ -1,4 +1,6 @@
-"""Anomaly flags: station-days whose cartons are far above the other stations of their city that day.
+"""Anomaly flags: station-days whose cartons are far above the other stations of their city that
+day, and (at the end of this module) members at the cap at several stations, staff users far
+above their city's norm, and drop-offs recorded long after they happened.
 
 The rule (Tukey's far-out fence, on a log scale):
 
@@ -28,10 +30,17 @@ quartile are read off; then the rows above the fences.
 
 import math
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
+from django.db.models import Count, F, Min, Sum
+from django.db.models.functions import TruncDate
 
+from recycling.days import SHANGHAI, day_bounds
+from recycling.mobile import mask_mobile
+from recycling.models import DropOff, FlagReview
+from recycling.selectors import flag_subject
 from stations.models import City
 
 from .selectors import Window, big_read, days_in
@@ -89,6 +98,11 @@ class Flag:
     city_code: str
     cartons: int
     fence: Fence
+    kind: str = FlagReview.Kind.STATION_DAY
+
+    @property
+    def subject(self) -> str:
+        return flag_subject(of=self.station_id, day=self.day)
 
     @property
     def times_q3(self) -> float:
@@ -217,3 +231,164 @@ def flag_station_days(*, window: Window, city: City | None = None, day: date | N
             )
         )
     return flags
+
+
+# More signals, read from the drop-offs themselves ----------------------------------------------
+#
+# The station-day fence above reads the daily totals. Three more signals need who did what, so
+# they read the drop-offs of the days shown (one city over the range, or every city on one day,
+# as the fence), each in one query:
+# - a member whose earning cartons reached the daily cap with drop-offs at MIN_CAP_STATIONS or
+#   more stations that day: a member does not usually carry a cap's worth of cartons round
+#   several stations, a collector (or a borrowed member code) does;
+# - a staff user whose cartons logged that day are above the far-out fence (the rule above, on
+#   the staff users of the same city that day, at least MIN_STATIONS of them): one login
+#   logging for many members who never came;
+# - a drop-off recorded long after it happened (GREENBOX_LATE_DROPOFF_FLAG_HOURS, never more
+#   than the desk's window), which includes every drop-off of an offline batch beyond the
+#   desk's window: back-dating is how caps are walked round.
+# Each flag is a (kind, subject) that ops review or act on (recycling.reviews).
+
+MIN_CAP_STATIONS = 3
+
+
+@dataclass(frozen=True)
+class CapFlag:
+    day: date
+    member_id: int
+    member: str  # the masked mobile number
+    stations: int
+    cartons: int
+    earning_cartons: int
+    cap: int
+    kind: str = FlagReview.Kind.CAP_AT_STATIONS
+
+    @property
+    def subject(self) -> str:
+        return flag_subject(of=self.member_id, day=self.day)
+
+
+@dataclass(frozen=True)
+class StaffFlag:
+    day: date
+    user_id: int
+    username: str
+    city_code: str
+    cartons: int
+    dropoffs: int
+    fence: Fence  # over the city's staff users that day (`stations` counts them)
+    kind: str = FlagReview.Kind.STAFF_DAY
+
+    @property
+    def subject(self) -> str:
+        return flag_subject(of=self.user_id, day=self.day)
+
+
+@dataclass(frozen=True)
+class LateFlag:
+    dropoff_id: int
+    occurred_at: datetime
+    recorded_at: datetime
+    station_code: str
+    logged_by: str
+    cartons: int
+    points: int
+    status: str
+    kind: str = FlagReview.Kind.LATE_RECORD
+
+    @property
+    def subject(self) -> str:
+        return flag_subject(of=self.dropoff_id)
+
+    @property
+    def hours_late(self) -> float:
+        return round((self.recorded_at - self.occurred_at).total_seconds() / 3600, 1)
+
+
+def late_flag_after() -> timedelta:
+    """How long after it happened a drop-off's recording is flagged: never more than the desk's
+    window, so that every drop-off only an offline batch could record is flagged."""
+    return timedelta(hours=min(settings.GREENBOX_LATE_DROPOFF_FLAG_HOURS, settings.GREENBOX_DROPOFF_MAX_AGE_HOURS))
+
+
+def _dropoffs_of(window: Window, city: City | None, day: date | None):
+    """The drop-offs of the days shown: the city's over the window, or every city's on `day`."""
+    first, last = (day, day) if day is not None else (window.start, window.end)
+    dropoffs = DropOff.objects.filter(occurred_at__gte=day_bounds(first)[0], occurred_at__lt=day_bounds(last)[1])
+    return dropoffs.filter(station__city=city) if city is not None else dropoffs
+
+
+def flag_cap_at_stations(*, window: Window, city: City | None = None, day: date | None = None) -> list[CapFlag]:
+    rows = (
+        _dropoffs_of(window, city, day)
+        .filter(status=DropOff.Status.ACCEPTED)
+        .annotate(day=TruncDate("occurred_at", tzinfo=SHANGHAI))
+        .values("day", "member_id", "member__mobile")
+        .annotate(
+            stations=Count("station_id", distinct=True),
+            cartons=Sum("cartons"),
+            earning=Sum("earning_cartons"),
+            cap=Min("rule__daily_carton_cap"),
+        )
+        .filter(stations__gte=MIN_CAP_STATIONS, earning__gte=F("cap"))
+        .order_by("day", "-stations", "member_id")
+    )
+    return [
+        CapFlag(
+            day=row["day"],
+            member_id=row["member_id"],
+            member=mask_mobile(row["member__mobile"] or ""),  # a deleted account has no number
+            stations=row["stations"],
+            cartons=row["cartons"],
+            earning_cartons=row["earning"],
+            cap=row["cap"],
+        )
+        for row in rows
+    ]
+
+
+def flag_staff_days(*, window: Window, city: City | None = None, day: date | None = None) -> list[StaffFlag]:
+    rows = (
+        _dropoffs_of(window, city, day)
+        .filter(status=DropOff.Status.ACCEPTED)
+        .annotate(day=TruncDate("occurred_at", tzinfo=SHANGHAI))
+        .values("day", "station__city_id", "station__city__code", "logged_by_id", "logged_by__username")
+        .annotate(cartons=Sum("cartons"), dropoffs=Count("id"))
+        .order_by()
+    )
+    groups: dict[tuple[int, date], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["station__city_id"], row["day"]), []).append(row)
+    flags = []
+    for (city_id, flag_day), staff_rows in groups.items():
+        logs = sorted(math.log(row["cartons"]) for row in staff_rows)
+        if len(logs) < MIN_STATIONS:
+            continue
+        q1, q3 = (quantile(logs, q) for q in QUARTILES)
+        fence = Fence(city_id=city_id, day=flag_day, stations=len(logs), q1=q1, q3=q3)
+        flags.extend(
+            StaffFlag(
+                day=flag_day,
+                user_id=row["logged_by_id"],
+                username=row["logged_by__username"],
+                city_code=row["station__city__code"],
+                cartons=row["cartons"],
+                dropoffs=row["dropoffs"],
+                fence=fence,
+            )
+            for row in staff_rows
+            if math.log(row["cartons"]) > fence.log_limit
+        )
+    return sorted(flags, key=lambda flag: (flag.day, flag.city_code, -flag.cartons, flag.username))
+
+
+def flag_late_records(*, window: Window, city: City | None = None, day: date | None = None) -> list[LateFlag]:
+    rows = (
+        _dropoffs_of(window, city, day)
+        .filter(recorded_at__gt=F("occurred_at") + late_flag_after())
+        .values_list(
+            "pk", "occurred_at", "recorded_at", "station__code", "logged_by__username", "cartons", "points", "status"
+        )
+        .order_by("occurred_at", "pk")
+    )
+    return [LateFlag(*row) for row in rows]

@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from recycling.models import RecyclingCampaign
+from recycling.reviews import MAX_NOTE_LENGTH
 from stations.models import City
 
 from .selectors import Window
@@ -55,3 +56,32 @@ class FilterForm(forms.Form):
 def _clamp(day: date, campaign: RecyclingCampaign) -> date:
     """The campaign defines which days count: a range reaching outside it is cut to it."""
     return min(max(day, campaign.start_day), campaign.end_day)
+
+
+class FlagDecisionForm(forms.Form):
+    """An ops decision on an anomaly flag: reviewed, or the chosen drop-offs voided; with a note
+    (each void's reason). recycling.reviews checks the rest."""
+
+    REVIEW = "reviewed"
+    VOID = "void"
+
+    note = forms.CharField(
+        label=_("Note"),
+        max_length=MAX_NOTE_LENGTH,
+        help_text=_("What you found; when voiding, the reason recorded on each drop-off."),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+    dropoffs = forms.TypedMultipleChoiceField(
+        label=_("Drop-offs to void"), coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    decision = forms.ChoiceField(choices=[(REVIEW, _("Mark reviewed")), (VOID, _("Void the chosen drop-offs"))])
+
+    def __init__(self, *args, voidable: list[int], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["dropoffs"].choices = [(pk, f"#{pk}") for pk in voidable]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == self.VOID and not data.get("dropoffs"):
+            self.add_error("dropoffs", _("Choose the drop-offs to void."))
+        return data

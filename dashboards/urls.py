@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.overview, name="overview"),
     path("cities/<str:code>/", views.city, name="city"),
     path("anomalies/", views.anomaly_flags, name="anomalies"),
+    path("flags/<str:kind>/<str:subject>/", views.flag, name="flag"),
     path("csv/<slug:slug>.csv", views.table_csv, name="csv"),
     path(
         "login/",

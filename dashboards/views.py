@@ -8,6 +8,7 @@ Views only parse the filters and pick a template; the reads are in selectors and
 from datetime import date
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,12 +17,16 @@ from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import record_event
+from recycling import reviews
+from recycling.errors import DomainError
+from recycling.models import DropOff, FlagReview
+from recycling.selectors import flag_dropoffs
 from stations.models import City
 
 from . import anomalies, selectors
 from .access import ops_required
-from .forms import FilterForm
-from .tables import Table, growth_percent, percent
+from .forms import FilterForm, FlagDecisionForm
+from .tables import Cell, Table, growth_percent, percent
 
 STATIONS_PER_PAGE = 50
 FLAGS_ON_CITY_PAGE = 50  # a city's page lists the first flags; its CSV and the anomaly page all
@@ -356,18 +361,127 @@ def _city(window: selectors.Window, city: City, *, page: int, full: bool = False
 
 
 def _anomalies(window: selectors.Window, day: date, city: City | None) -> dict:
-    flags = (
-        anomalies.flag_station_days(window=window, city=city)
-        if city
-        else anomalies.flag_station_days(window=window, day=day)
-    )
+    """The anomaly page's tables: the station-day flags and the drop-off signals, one city over
+    the range or every city on one day, each flag with its review (recycling.reviews)."""
+    where = {"city": city} if city else {"day": day}
+    station_days = anomalies.flag_station_days(window=window, **where)
+    caps = anomalies.flag_cap_at_stations(window=window, **where)
+    staff = anomalies.flag_staff_days(window=window, **where)
+    late = anomalies.flag_late_records(window=window, **where)
+    decided = reviews.decisions(flags=[(f.kind, f.subject) for f in (*station_days, *caps, *staff, *late)])
     caption = (
         _("Anomaly flags in %(city)s, %(start)s to %(end)s")
         % {"city": city.display_name, "start": window.start, "end": window.end}
         if city
         else _("Anomaly flags in every city on %(day)s") % {"day": day}
     )
-    return {"tables": [_flags_table("anomalies", caption, flags)], "day": day}
+    station_table = _flags_table("anomalies", caption, station_days)
+    _add_review_column(station_table, station_days, decided)
+    return {
+        "tables": [
+            station_table,
+            _cap_table(caps, decided),
+            _staff_table(staff, decided),
+            _late_table(late, decided),
+        ],
+        "day": day,
+    }
+
+
+def _review_cell(flag, decided: dict) -> tuple[str, str]:
+    """The text and link of a flag's review cell: its decision, or "To review"."""
+    review = decided.get((flag.kind, flag.subject))
+    href = reverse("dashboards:flag", args=[flag.kind, flag.subject])
+    return (review.get_decision_display() if review else _("To review")), href
+
+
+def _add_review_column(table: Table, flags: list, decided: dict) -> None:
+    table.columns.append(_("Review"))
+    for row, flag in zip(table.rows, flags, strict=True):
+        text, href = _review_cell(flag, decided)
+        row.append(Cell(text, href))
+
+
+def _cap_table(flags: list[anomalies.CapFlag], decided: dict) -> Table:
+    table = Table(
+        slug="anomalies-cap-stations",
+        caption=_("Members at the daily cap at %(n)d or more stations in a day") % {"n": anomalies.MIN_CAP_STATIONS},
+        columns=[_("Day"), _("Member"), _("Stations"), _("Cartons"), _("Cartons earning points"), _("Daily cap")],
+        row_headers=2,
+    )
+    for flag in flags:
+        table.add(flag.day, flag.member, flag.stations, flag.cartons, flag.earning_cartons, flag.cap)
+    _add_review_column(table, flags, decided)
+    return table
+
+
+def _staff_table(flags: list[anomalies.StaffFlag], decided: dict) -> Table:
+    table = Table(
+        slug="anomalies-staff",
+        caption=_("Staff users far above their city's norm that day"),
+        columns=[
+            _("Day"),
+            _("Staff user"),
+            _("City"),
+            _("Cartons logged"),
+            _("Drop-offs"),
+            _("City's upper quartile that day"),
+            _("Fence (cartons)"),
+            _("Staff users of the city that day"),
+        ],
+        row_headers=2,
+    )
+    for flag in flags:
+        table.add(
+            flag.day,
+            flag.username,
+            flag.city_code,
+            flag.cartons,
+            flag.dropoffs,
+            round(flag.fence.median_like, 1),
+            round(flag.fence.limit, 1),
+            flag.fence.stations,
+        )
+    _add_review_column(table, flags, decided)
+    return table
+
+
+def _late_table(flags: list[anomalies.LateFlag], decided: dict) -> Table:
+    table = Table(
+        slug="anomalies-late",
+        caption=_("Drop-offs recorded more than %(hours)d hours after they happened")
+        % {"hours": anomalies.late_flag_after().total_seconds() // 3600},
+        columns=[
+            _("Drop-off"),
+            _("Happened"),
+            _("Recorded"),
+            _("Hours late"),
+            _("Station"),
+            _("Logged by"),
+            _("Cartons"),
+            _("Points"),
+            _("Status"),
+        ],
+    )
+    statuses = dict(DropOff.Status.choices)
+    for flag in flags:
+        table.add(
+            flag.dropoff_id,
+            _when(flag.occurred_at),
+            _when(flag.recorded_at),
+            flag.hours_late,
+            flag.station_code,
+            flag.logged_by,
+            flag.cartons,
+            flag.points,
+            str(statuses.get(flag.status, flag.status)),
+        )
+    _add_review_column(table, flags, decided)
+    return table
+
+
+def _when(moment) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
 
 # Views -----------------------------------------------------------------------------------------
@@ -441,6 +555,9 @@ CSV_TABLES = {
     "city-stations",
     "city-anomalies",
     "anomalies",
+    "anomalies-cap-stations",
+    "anomalies-staff",
+    "anomalies-late",
 }
 
 
@@ -459,10 +576,10 @@ def table_csv(request: HttpRequest, slug: str) -> HttpResponse:
             raise Http404
         tables = _city(window, place, page=1, full=True)["tables"]
         name = f"{slug}-{place.code}"
-    elif slug == "anomalies":
+    elif slug.startswith("anomalies"):
         day = _day(request, window)
         tables = _anomalies(window, day, place)["tables"]
-        name = f"anomalies-{place.code}" if place else f"anomalies-{day.isoformat()}"
+        name = f"{slug}-{place.code}" if place else f"{slug}-{day.isoformat()}"
     else:
         tables = _overview(window)["tables"]
         name = slug
@@ -478,3 +595,56 @@ def table_csv(request: HttpRequest, slug: str) -> HttpResponse:
         },
     )
     return table.csv_response(f"{name}-{window.start.isoformat()}-{window.end.isoformat()}.csv")
+
+
+FLAG_DROPOFFS_SHOWN = 200
+
+
+@ops_required
+def flag(request: HttpRequest, kind: str, subject: str) -> HttpResponse:
+    """One anomaly flag: its drop-offs (the first FLAG_DROPOFFS_SHOWN), its decision once taken,
+    and until then the form to mark it reviewed with a note or to void the chosen drop-offs
+    (recycling.reviews, which audit both). Refused voids are listed after the redirect."""
+    if kind not in FlagReview.Kind.values:
+        raise Http404
+    try:
+        dropoffs = list(
+            flag_dropoffs(kind=kind, subject=subject).select_related("station", "member", "logged_by")[
+                :FLAG_DROPOFFS_SHOWN
+            ]
+        )
+    except DomainError:
+        raise Http404 from None
+    review = FlagReview.objects.select_related("decided_by").filter(kind=kind, subject=subject).first()
+    voidable = [d.pk for d in dropoffs if d.status == DropOff.Status.ACCEPTED]
+    form = FlagDecisionForm(request.POST if request.method == "POST" and review is None else None, voidable=voidable)
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if data["decision"] == FlagDecisionForm.REVIEW:
+                reviews.review_flag(kind=kind, subject=subject, note=data["note"], user=request.user)
+            else:
+                result = reviews.void_flagged_dropoffs(
+                    kind=kind, subject=subject, dropoff_ids=data["dropoffs"], note=data["note"], user=request.user
+                )
+                for pk, error in result.refused:
+                    messages.error(
+                        request,
+                        _("Drop-off #%(id)s was not voided: %(message)s") % {"id": pk, "message": error.message},
+                    )
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            return HttpResponseRedirect(request.get_full_path())
+    context = {
+        "kind": kind,
+        "kind_label": FlagReview.Kind(kind).label,
+        "subject": subject,
+        "dropoffs": dropoffs,
+        "shown_limit": FLAG_DROPOFFS_SHOWN,
+        "review": review,
+        "form": form,
+        "tab": "anomalies",
+        "back": reverse("dashboards:anomalies"),
+    }
+    return render(request, "dashboards/flag.html", context, status=400 if form.is_bound else 200)

@@ -9,7 +9,7 @@ recycling_ names) and names the rows it finds by id.
 
 from ledger.audit import register_cause, register_check, rows, stream
 
-from .pricing import DropOffPrice, earning_transfer_key, price_dropoff, reversal_transfer_key
+from .pricing import DropOffPrice, Earned, earning_transfer_key, price_dropoff, reversal_transfer_key
 
 EARNING_CAUSE = "SELECT earning_transfer_id, id FROM recycling_dropoff WHERE earning_transfer_id IS NOT NULL"
 REVERSAL_CAUSE = "SELECT reversal_transfer_id, id FROM recycling_dropoff WHERE reversal_transfer_id IS NOT NULL"
@@ -104,49 +104,80 @@ def dropoff_reversals_undo_their_earning() -> list[str]:
 
 
 # What a drop-off's price was computed from: its cartons, its rule's terms, and the cartons of
-# the member that earned points earlier the same Shanghai day (the cap's day is that of the
-# drop-off's time). "Earlier" is recording order: drop-offs of one member are recorded one at a
-# time (the member's account lock), so in id order. An earlier drop-off since voided may or may
-# not have counted (it did if it was voided after this one was priced, and the rows do not
-# record which came first), so the earlier earning cartons are a range: those still accepted,
-# up to those plus the voided ones. Exact whenever the member voided nothing that day.
+# the member that earned points earlier in the same Shanghai day, ISO week and calendar month
+# (the caps' periods are those of the drop-off's time). "Earlier" is recording order:
+# drop-offs of one member are recorded one at a time (the member's account lock), so in id
+# order. An earlier drop-off since voided may or may not have counted (it did if it was voided
+# after this one was priced, and the rows do not record which came first), so each period's
+# earlier earning cartons are a range: those still accepted, up to those plus the voided ones.
+# Exact whenever the member voided nothing in the period.
 DROPOFF_PRICING = """
-    SELECT id, cartons, earning_cartons, points, points_per_carton, daily_carton_cap,
-           COALESCE(SUM(earning_cartons) FILTER (WHERE status = 'accepted') OVER earlier, 0) AS accepted_before,
-           COALESCE(SUM(earning_cartons) OVER earlier, 0) AS any_before
+    SELECT id, cartons, earning_cartons, points, points_per_carton, daily_carton_cap, weekly_carton_cap,
+           monthly_carton_cap,
+           COALESCE(SUM(earning_cartons) FILTER (WHERE status = 'accepted') OVER earlier_day, 0),
+           COALESCE(SUM(earning_cartons) OVER earlier_day, 0),
+           COALESCE(SUM(earning_cartons) FILTER (WHERE status = 'accepted') OVER earlier_week, 0),
+           COALESCE(SUM(earning_cartons) OVER earlier_week, 0),
+           COALESCE(SUM(earning_cartons) FILTER (WHERE status = 'accepted') OVER earlier_month, 0),
+           COALESCE(SUM(earning_cartons) OVER earlier_month, 0)
     FROM (
         SELECT d.id, d.member_id, d.cartons, d.earning_cartons, d.points, d.status, r.points_per_carton,
-               r.daily_carton_cap, (d.occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS day
+               r.daily_carton_cap, r.weekly_carton_cap, r.monthly_carton_cap,
+               (d.occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
+               date_trunc('week', d.occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS week,
+               date_trunc('month', d.occurred_at AT TIME ZONE 'Asia/Shanghai')::date AS month
         FROM recycling_dropoff d JOIN recycling_earningrule r ON r.id = d.rule_id
     ) dropoffs
-    WINDOW earlier AS (PARTITION BY member_id, day ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+    WINDOW earlier_day AS (PARTITION BY member_id, day ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+           earlier_week AS (PARTITION BY member_id, week ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+           earlier_month AS (PARTITION BY member_id, month ORDER BY id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
     ORDER BY id
 """
 
 
 class _Terms:
-    __slots__ = ("daily_carton_cap", "points_per_carton")
+    __slots__ = ("daily_carton_cap", "monthly_carton_cap", "points_per_carton", "weekly_carton_cap")
 
-    def __init__(self, points_per_carton: int, daily_carton_cap: int):
-        self.points_per_carton, self.daily_carton_cap = points_per_carton, daily_carton_cap
+    def __init__(self, points_per_carton: int, daily: int, weekly: int | None, monthly: int | None):
+        self.points_per_carton, self.daily_carton_cap = points_per_carton, daily
+        self.weekly_carton_cap, self.monthly_carton_cap = weekly, monthly
+
+
+def _possible_before(cap: int | None, earning: int, accepted: int, any_: int) -> set[int]:
+    """The earlier earning cartons of one period to try: both ends of its range, and the one in
+    the range that would leave exactly `earning` under the cap."""
+    if cap is None:
+        return {accepted}
+    return {accepted, any_, min(max(cap - earning, accepted), any_)}
 
 
 def dropoff_points_equal_their_pricing() -> list[str]:
     """A drop-off's earning cartons and points are what recycling.pricing.price_dropoff() gives
-    for its cartons, its rule and the member's earlier earning cartons that day: the one pricing
-    function, the same that record_dropoff() and the simulator use."""
+    for its cartons, its rule and the member's earlier earning cartons in its day, week and
+    month: the one pricing function, the same that record_dropoff() and the simulator use."""
     wrong = []
-    for pk, cartons, earning, points, per_carton, cap, accepted_before, any_before in stream(DROPOFF_PRICING):
-        terms = _Terms(per_carton, cap)
-        # The earlier cartons that would give this many earning cartons, if any lies in the range.
-        candidates = {accepted_before, any_before, min(max(cap - earning, accepted_before), any_before)}
-        priced = {price_dropoff(cartons=cartons, earned_before=before, rule=terms) for before in candidates}
+    for row in stream(DROPOFF_PRICING):
+        pk, cartons, earning, points, per_carton, daily, weekly, monthly = row[:8]
+        day_accepted, day_any, week_accepted, week_any, month_accepted, month_any = row[8:]
+        terms = _Terms(per_carton, daily, weekly, monthly)
+        priced = {
+            price_dropoff(cartons=cartons, earned_before=Earned(day=d, week=w, month=m), rule=terms)
+            for d in _possible_before(daily, earning, day_accepted, day_any)
+            for w in _possible_before(weekly, earning, week_accepted, week_any)
+            for m in _possible_before(monthly, earning, month_accepted, month_any)
+        }
         if DropOffPrice(earning_cartons=earning, points=points) not in priced:
-            expected = price_dropoff(cartons=cartons, earned_before=accepted_before, rule=terms)
+            accepted = Earned(day=day_accepted, week=week_accepted, month=month_accepted)
+            expected = price_dropoff(cartons=cartons, earned_before=accepted, rule=terms)
+            terms_said = [f"{day_accepted} earlier earning cartons that day, a cap of {daily}"]
+            if weekly is not None:
+                terms_said.append(f"{week_accepted} that week, a weekly cap of {weekly}")
+            if monthly is not None:
+                terms_said.append(f"{month_accepted} that month, a monthly cap of {monthly}")
             wrong.append(
                 f"drop-off {pk}: {earning} of {cartons} cartons earning {points} points, but its pricing gives "
-                f"{expected.earning_cartons} earning {expected.points} points ({accepted_before} earlier earning "
-                f"cartons that day, a cap of {cap}, {per_carton} points a carton)"
+                f"{expected.earning_cartons} earning {expected.points} points "
+                f"({', '.join(terms_said)}, {per_carton} points a carton)"
             )
     return wrong
 

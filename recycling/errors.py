@@ -45,6 +45,18 @@ class InvalidTime(DomainError):
     default_message = _("The drop-off time cannot be in the future.")
 
 
+class DropOffTooOld(DomainError):
+    code = "dropoff_too_old"
+    default_message = _("The drop-off time is too long ago to be recorded.")
+
+
+class CampaignClosed(DomainError):
+    code = "campaign_closed"
+    default_message = _(
+        "That day belongs to a campaign that has closed: drop-offs of its days can no longer be recorded."
+    )
+
+
 class AlreadyVoided(DomainError):
     code = "already_voided"
     default_message = _("This drop-off has already been voided.")
@@ -112,3 +124,18 @@ class MemberDeleted(DomainError):
 
 class InvalidDisplayName(DomainError):
     code = "invalid_display_name"
+
+
+class FlagAlreadyDecided(DomainError):
+    code = "flag_already_decided"
+    default_message = _("This flag has already been reviewed.")
+
+
+class InvalidNote(DomainError):
+    code = "invalid_note"
+    default_message = _("Write a note of what you found.")
+
+
+class UnknownFlag(DomainError):
+    code = "unknown_flag"
+    default_message = _("There is no such anomaly flag.")

@@ -8,6 +8,7 @@ The forms only collect and shape input; recycling.services does every check that
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth.models import AbstractBaseUser
@@ -70,10 +71,20 @@ class DropOffForm(forms.Form):
             attrs={"min": MIN_CARTONS_PER_DROPOFF, "max": MAX_CARTONS_PER_DROPOFF, "inputmode": "numeric"}
         ),
     )
+    occurred_at = forms.DateTimeField(
+        label=_("Time left"),
+        required=False,
+        # The window is the service's to check (recycling.services.check_dropoff_time); the help
+        # text, which names it, is set in __init__ from the setting.
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
     idempotency_key = forms.CharField(max_length=MAX_KEY_LENGTH, initial=new_idempotency_key, widget=forms.HiddenInput)
 
     def __init__(self, *args, user: AbstractBaseUser, admin_site: AdminSite, **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["occurred_at"].help_text = _(
+            "Leave empty for now; cartons left earlier may be logged up to %(hours)d hours later."
+        ) % {"hours": settings.GREENBOX_DROPOFF_MAX_AGE_HOURS}
         stations = stations_for_user(user=user).select_related("city")
         station_field = self.fields["station"]
         station_field.queryset = stations

@@ -125,6 +125,20 @@ class EarningRule(models.Model):
         default=settings.GREENBOX_DEFAULT_DAILY_CARTON_CAP,
         help_text=_("Cartons per member per day that earn points; cartons beyond it are recorded with 0 points."),
     )
+    # Without them a member earns the daily cap every day; back-dating is bounded by the drop-off
+    # time window (recycling.services.check_dropoff_time), the weekly and monthly caps bound the rest.
+    weekly_carton_cap = models.PositiveIntegerField(
+        _("weekly carton cap"),
+        null=True,
+        blank=True,
+        help_text=_("Cartons per member per week (Monday to Sunday) that earn points; empty: no weekly cap."),
+    )
+    monthly_carton_cap = models.PositiveIntegerField(
+        _("monthly carton cap"),
+        null=True,
+        blank=True,
+        help_text=_("Cartons per member per calendar month that earn points; empty: no monthly cap."),
+    )
     city = models.ForeignKey(
         City,
         on_delete=models.PROTECT,
@@ -176,7 +190,7 @@ class DropOff(models.Model):
         validators=[MinValueValidator(MIN_CARTONS_PER_DROPOFF), MaxValueValidator(MAX_CARTONS_PER_DROPOFF)],
     )
     earning_cartons = models.PositiveSmallIntegerField(
-        _("cartons earning points"), help_text=_("Cartons within the member's daily cap.")
+        _("cartons earning points"), help_text=_("Cartons within the member's caps.")
     )
     points = models.PositiveIntegerField(_("points awarded"))
     rule = models.ForeignKey(
@@ -541,3 +555,51 @@ class CampaignStationTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign} {self.station.code}"
+
+
+class FlagReview(models.Model):
+    """An ops decision on an anomaly flag (dashboards/anomalies.py): reviewed, with a note, or acted
+    on by voiding the flag's drop-offs (recycling.reviews). The flags themselves are computed from
+    the drop-offs and the daily totals, not stored; a flag is its kind and its subject (what it is
+    about: a station, a member or a staff user on a day, or one drop-off), and is decided once."""
+
+    class Kind(models.TextChoices):
+        STATION_DAY = "station_day", _("station far above its city that day")
+        CAP_AT_STATIONS = "cap_at_stations", _("member at the daily cap at several stations")
+        STAFF_DAY = "staff_day", _("staff user far above the city's norm that day")
+        LATE_RECORD = "late_record", _("recorded long after it happened")
+
+    class Decision(models.TextChoices):
+        REVIEWED = "reviewed", _("reviewed")
+        VOIDED = "voided", _("drop-offs voided")
+
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    subject = models.CharField(
+        _("subject"), max_length=64, help_text=_("What the flag is about: an id and a day, or a drop-off's id.")
+    )
+    decision = models.CharField(_("decision"), max_length=10, choices=Decision.choices)
+    # As long as a void's reason: a void's note is the reason of each drop-off it voids.
+    note = models.CharField(_("note"), max_length=300)
+    voided_dropoffs = models.JSONField(_("drop-offs voided"), default=list, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="flag_reviews", verbose_name=_("decided by")
+    )
+    decided_at = models.DateTimeField(_("decided at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("flag review")
+        verbose_name_plural = _("flag reviews")
+        ordering = ["-decided_at"]
+        constraints = [
+            # A flag is decided once: a second review (or a review racing a void) is refused.
+            models.UniqueConstraint(fields=["kind", "subject"], name="flag_review_once"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["station_day", "cap_at_stations", "staff_day", "late_record"]),
+                name="flag_review_kind_valid",
+            ),
+            models.CheckConstraint(condition=Q(decision__in=["reviewed", "voided"]), name="flag_review_decision_valid"),
+            models.CheckConstraint(condition=~Q(note=""), name="flag_review_note_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.subject}: {self.get_decision_display()}"

@@ -28,9 +28,24 @@ from . import errors
 from .days import SHANGHAI
 from .models import DropOff, EarningRule, EmissionFactor, RecyclingCampaign
 
-EARNING_RULE_FIELDS = ("points_per_carton", "daily_carton_cap", "city", "valid_from", "valid_to")
+EARNING_RULE_FIELDS = (
+    "points_per_carton",
+    "daily_carton_cap",
+    "weekly_carton_cap",
+    "monthly_carton_cap",
+    "city",
+    "valid_from",
+    "valid_to",
+)
 # What a drop-off's points were computed from; valid_to may still be set to end the rule.
-EARNING_RULE_PRICING_FIELDS = ("points_per_carton", "daily_carton_cap", "city", "valid_from")
+EARNING_RULE_PRICING_FIELDS = (
+    "points_per_carton",
+    "daily_carton_cap",
+    "weekly_carton_cap",
+    "monthly_carton_cap",
+    "city",
+    "valid_from",
+)
 EMISSION_FACTOR_FIELDS = (
     "name",
     "kg_board_per_carton",
@@ -51,13 +66,17 @@ def create_earning_rule(
     points_per_carton: int,
     valid_from: datetime,
     daily_carton_cap: int = settings.GREENBOX_DEFAULT_DAILY_CARTON_CAP,
+    weekly_carton_cap: int | None = None,
+    monthly_carton_cap: int | None = None,
     city: City | None = None,
     valid_to: datetime | None = None,
 ) -> EarningRule:
-    """Add an earning rule, national (no city) or for one city."""
+    """Add an earning rule, national (no city) or for one city; no weekly or monthly cap unless given."""
     fields = {
         "points_per_carton": points_per_carton,
         "daily_carton_cap": daily_carton_cap,
+        "weekly_carton_cap": weekly_carton_cap,
+        "monthly_carton_cap": monthly_carton_cap,
         "city": city,
         "valid_from": valid_from,
         "valid_to": valid_to,

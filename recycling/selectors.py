@@ -32,6 +32,7 @@ from .models import (
     DropOff,
     EarningRule,
     EmissionFactor,
+    FlagReview,
     Member,
     RecyclingCampaign,
 )
@@ -191,8 +192,9 @@ def members_by_code(*, codes: Collection[str]) -> dict[str, Member]:
 
 
 def earning_cartons_on_days(*, member_ids: Collection[int], days: Collection[date]) -> dict[tuple[int, date], int]:
-    """Cartons that earned points for each of the members on each of the Shanghai days (voided
-    ones excluded), by (member id, day), in one query; a pair with none is left out."""
+    """Cartons that earned points for each of the members on each Shanghai day from the first to
+    the last of `days` (voided ones excluded), by (member id, day), in one query; a pair with
+    none is left out."""
     if not member_ids or not days:
         return {}
     start, end = day_bounds(min(days))[0], day_bounds(max(days))[1]
@@ -204,6 +206,11 @@ def earning_cartons_on_days(*, member_ids: Collection[int], days: Collection[dat
             [str(SHANGHAI), sorted(member_ids), DropOff.Status.ACCEPTED, start, end],
         )
         return {(member_id, day): cartons for member_id, day, cartons in cursor.fetchall()}
+
+
+def closed_campaigns_on_days(*, days: Collection[date], today: date) -> list[RecyclingCampaign]:
+    """The campaigns over before `today` (last day earlier) whose days overlap `days`' span, in one query."""
+    return list(RecyclingCampaign.objects.filter(end_day__lt=today, start_day__lte=max(days), end_day__gte=min(days)))
 
 
 def emission_factor_in_force(*, at: datetime) -> EmissionFactor | None:
@@ -370,3 +377,36 @@ def _totals_in(totals: QuerySet, *, start: date | None, end: date | None, city_c
     if city_code is not None:
         totals = totals.filter(city__code=city_code.upper())
     return totals
+
+
+def flag_subject(*, of: int, day: date | None = None) -> str:
+    """A flag's subject (FlagReview.subject): the id of what it is about, and its day if any."""
+    return f"{of}:{day.isoformat()}" if day is not None else str(of)
+
+
+def flag_dropoffs(*, kind: str, subject: str) -> QuerySet[DropOff]:
+    """The drop-offs an anomaly flag is about, by time: a station's, a member's or a staff user's
+    of the Shanghai day, or the one drop-off. Raises UnknownFlag for a kind or subject that is
+    not a flag's."""
+    of, _colon, day_text = subject.partition(":")
+    if not of.isdigit() or len(of) > 18:
+        raise errors.UnknownFlag()
+    if kind == FlagReview.Kind.LATE_RECORD:
+        if day_text:
+            raise errors.UnknownFlag()
+        return DropOff.objects.filter(pk=int(of))
+    field = {
+        FlagReview.Kind.STATION_DAY: "station_id",
+        FlagReview.Kind.CAP_AT_STATIONS: "member_id",
+        FlagReview.Kind.STAFF_DAY: "logged_by_id",
+    }.get(kind)
+    try:
+        day = date.fromisoformat(day_text)
+    except ValueError:
+        raise errors.UnknownFlag() from None
+    if field is None:
+        raise errors.UnknownFlag()
+    start, end = day_bounds(day)
+    return DropOff.objects.filter(**{field: int(of)}, occurred_at__gte=start, occurred_at__lt=end).order_by(
+        "occurred_at", "pk"
+    )

@@ -12,10 +12,11 @@ every refusal after it is stored and replayed.
 
 import secrets
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -42,7 +43,7 @@ from stations.models import Station
 from stations.selectors import works_at
 
 from . import errors
-from .days import shanghai_day
+from .days import cap_period_days, shanghai_day
 from .ledger import lock_members_and_issuance, open_member_account
 from .mobile import normalize_mobile
 from .models import (
@@ -56,8 +57,14 @@ from .models import (
     Member,
     new_member_code,
 )
-from .pricing import earning_transfer_key, price_dropoff, reversal_transfer_key
-from .selectors import EarningTerms, earning_cartons_on_days, earning_terms_at, members_by_code
+from .pricing import EarnedTally, earning_transfer_key, price_dropoff, reversal_transfer_key
+from .selectors import (
+    EarningTerms,
+    closed_campaigns_on_days,
+    earning_cartons_on_days,
+    earning_terms_at,
+    members_by_code,
+)
 from .tasks import recompute_after_commit
 
 # Station clocks drift; a drop-off stamped a little ahead of the server is still accepted.
@@ -74,7 +81,7 @@ class DropOffResult:
 
     @property
     def capped_cartons(self) -> int:
-        """Cartons beyond the member's daily cap, recorded with no points."""
+        """Cartons beyond the member's caps, recorded with no points."""
         return self.dropoff.cartons - self.dropoff.earning_cartons
 
 
@@ -215,10 +222,11 @@ def record_dropoff(
     """Record cartons a member left at a station and credit the points they earn: record_dropoffs()
     for one drop-off, its refusal raised.
 
-    Points = cartons within the member's daily cap x the earning rule in force at the station's
-    city at `occurred_at` (default: now). Both the rule and the capped count are stored on the
-    drop-off so its points stay explainable after the rule changes. Its pricing is
-    recycling.pricing.price_dropoff(), which the simulator and the audit share.
+    Points = cartons within the member's caps (daily, and weekly and monthly when the rule sets
+    them) x the earning rule in force at the station's city at `occurred_at` (default: now).
+    Both the rule and the capped count are stored on the drop-off so its points stay explainable
+    after the rule changes. Its pricing is recycling.pricing.price_dropoff(), which the simulator
+    and the audit share.
 
     `works_here` is whether `staff` works at `station`, as the view resolved it
     (stations.selectors.staff_at_station); None: this asks works_at() itself.
@@ -227,8 +235,9 @@ def record_dropoff(
     any staff login at the station, returns the first outcome (replayed=True) and credits nothing
     again; the same key with another request is refused (KeyReused). Refused before the key is
     claimed, so that nothing is stored and a corrected retry with the same key goes through: a
-    carton count out of range, a time in the future, a bad key, a staff user who does not work
-    here. Every other refusal (unknown member, inactive station, no rule or factor in force) is
+    carton count out of range, a time in the future or too long ago (check_dropoff_time), a day
+    of a campaign that has closed (closed_campaign_refusals), a bad key, a staff user who does
+    not work here. Every other refusal (unknown member, inactive station, no rule or factor in force) is
     stored under the key and raised again to a retry.
 
     Runs outside any transaction (durable: its commit is the drop-off's).
@@ -258,6 +267,7 @@ def record_dropoffs(
     staff: AbstractBaseUser,
     items: Sequence[DropOffItem],
     works_here: bool | None = None,
+    offline: bool = False,
 ) -> list[DropOffResult | DomainError]:
     """Record drop-offs at one station, each under its own key, in one transaction: the one
     implementation of the drop-off write, for one (record_dropoff) or a device's whole offline
@@ -273,15 +283,23 @@ def record_dropoffs(
     drop-offs, the transfers with their balances and the keys' outcomes. An error that is not
     a refusal (a lost connection) rolls the whole call back and stores nothing; sending the same
     items again is safe.
+
+    `offline`: the items are a station device's queue synced after it was offline (the API's
+    batch), which check_dropoff_time() lets go further back.
     """
     now = timezone.now()
     answers: list[DropOffResult | DomainError | None] = [None] * len(items)
     checked: list[tuple[int, DropOffRequest]] = []
     for index, item in enumerate(items):
         try:
-            checked.append((index, _checked_dropoff(item, now=now)))
+            checked.append((index, _checked_dropoff(item, now=now, offline=offline)))
         except DomainError as refusal:
             answers[index] = refusal
+    closed = closed_campaign_refusals(times={request.occurred_at for _index, request in checked}, now=now)
+    if closed:
+        for index, request in checked:
+            answers[index] = closed.get(shanghai_day(request.occurred_at))
+        checked = [(index, request) for index, request in checked if answers[index] is None]
     _require_staff(staff=staff, station=station, works_here=works_here)
     requests = [request for _index, request in checked]
     outcomes = run_idempotent_batch(
@@ -316,11 +334,10 @@ class DropOffRequest:
     fingerprint: str
 
 
-def _checked_dropoff(item: DropOffItem, *, now: datetime) -> DropOffRequest:
+def _checked_dropoff(item: DropOffItem, *, now: datetime, offline: bool) -> DropOffRequest:
     """The item's shape checks, which store nothing (before its key is claimed)."""
     _check_cartons(item.cartons)
-    if item.occurred_at is not None and item.occurred_at > now + CLOCK_SKEW_ALLOWANCE:
-        raise errors.InvalidTime()
+    check_dropoff_time(occurred_at=item.occurred_at, now=now, offline=offline)
     code = (item.member_code or "").strip().upper()
     return DropOffRequest(
         idempotency_key=item.idempotency_key,
@@ -331,6 +348,60 @@ def _checked_dropoff(item: DropOffItem, *, now: datetime) -> DropOffRequest:
         # re-sending a device's queue is the same request.
         fingerprint=request_fingerprint(member_code=code, cartons=item.cartons, occurred_at=item.occurred_at),
     )
+
+
+def dropoff_max_age(*, offline: bool) -> timedelta:
+    """How long before it is recorded a drop-off may have happened: GREENBOX_DROPOFF_MAX_AGE_HOURS
+    at the desk and in a single POST, GREENBOX_OFFLINE_DROPOFF_MAX_AGE_DAYS in a station device's
+    offline batch (never less than the first)."""
+    normal = timedelta(hours=settings.GREENBOX_DROPOFF_MAX_AGE_HOURS)
+    if not offline:
+        return normal
+    return max(normal, timedelta(days=settings.GREENBOX_OFFLINE_DROPOFF_MAX_AGE_DAYS))
+
+
+def check_dropoff_time(*, occurred_at: datetime | None, now: datetime, offline: bool = False) -> None:
+    """The one rule of when a drop-off may have happened, which record_dropoffs() applies to
+    every item (desk, API, batch, demo) before its key is claimed, so a refusal stores nothing:
+    not in the future (beyond the clock skew allowance) and not longer before `now` than
+    dropoff_max_age(). Back-dating is how a daily cap would be walked round (a month of
+    back-dated drop-offs each within its own day's cap); the weekly and monthly caps bound
+    what the window lets through. Raises InvalidTime or DropOffTooOld; None (now) passes.
+    A drop-off of an offline batch beyond the first window is accepted and flagged for review
+    (dashboards/anomalies.py, late records)."""
+    if occurred_at is None:
+        return
+    if occurred_at > now + CLOCK_SKEW_ALLOWANCE:
+        raise errors.InvalidTime()
+    if occurred_at < now - dropoff_max_age(offline=offline):
+        if offline:
+            message = _(
+                "A station device's offline drop-offs can be synced at most %(days)d days after they happened."
+            ) % {"days": dropoff_max_age(offline=True).days}
+        else:
+            message = _("A drop-off can be recorded at most %(hours)d hours after it happened.") % {
+                "hours": settings.GREENBOX_DROPOFF_MAX_AGE_HOURS
+            }
+        raise errors.DropOffTooOld(message)
+
+
+def closed_campaign_refusals(*, times: Collection[datetime], now: datetime) -> dict[date, errors.CampaignClosed]:
+    """The refusal of each Shanghai day among `times`' that belongs to a campaign already over
+    (its last day before today): a closed campaign's totals are final, so no drop-off may be
+    added to its days. Today's drop-offs need no query (no campaign containing today is over)."""
+    today = shanghai_day(now)
+    days = {shanghai_day(at) for at in times} - {today}
+    if not days:
+        return {}
+    refusals = {}
+    for campaign in closed_campaigns_on_days(days=days, today=today):
+        for day in days:
+            if campaign.start_day <= day <= campaign.end_day:
+                refusals[day] = errors.CampaignClosed(
+                    _("%(campaign)s closed on %(day)s: drop-offs of its days can no longer be recorded.")
+                    % {"campaign": campaign.name, "day": campaign.end_day.isoformat()}
+                )
+    return refusals
 
 
 def _write_dropoffs(
@@ -357,18 +428,20 @@ def _write_dropoffs(
     accounts, issuer = lock_members_and_issuance(
         member_account_ids={member.account_id for _i, _r, member, _t in accepted}, station=station
     )
-    earned = earning_cartons_on_days(
-        member_ids={member.pk for _i, _r, member, _t in accepted},
-        days={shanghai_day(request.occurred_at) for _i, request, _m, _t in accepted},
+    earned = EarnedTally(
+        earning_cartons_on_days(
+            member_ids={member.pk for _i, _r, member, _t in accepted},
+            days={d for _i, r, _m, _t in accepted for d in cap_period_days(shanghai_day(r.occurred_at))},
+        )
     )
     # The drop-offs' ids come first, so that each earning transfer (whose key names its drop-off)
     # is posted before its drop-off is inserted with the link: one INSERT, no UPDATE after it.
     ids = iter(_new_dropoff_ids(len(accepted)))
     dropoffs = []
     for _index, request, member, in_force in accepted:
-        day = (member.pk, shanghai_day(request.occurred_at))
-        price = price_dropoff(cartons=request.cartons, earned_before=earned.get(day, 0), rule=in_force.rule)
-        earned[day] = earned.get(day, 0) + price.earning_cartons
+        day = shanghai_day(request.occurred_at)
+        price = price_dropoff(cartons=request.cartons, earned_before=earned.before(member.pk, day), rule=in_force.rule)
+        earned.add(member.pk, day, price.earning_cartons)
         dropoffs.append(
             DropOff(
                 pk=next(ids),

@@ -161,7 +161,7 @@ def _reason(transfer: Transfer) -> str:
             "station": dropoff.station.name,
         }
         if dropoff.earning_cartons < dropoff.cartons:
-            text += " " + _("(%(capped)s over the daily cap earned no points)") % {
+            text += " " + _("(%(capped)s over the member's caps earned no points)") % {
                 "capped": dropoff.cartons - dropoff.earning_cartons
             }
         return text

@@ -14,14 +14,14 @@ Phases of `simulate()`, all in one transaction (a failure leaves the database as
    each station's first drop-off falls on an "opening day", so every station and city takes
    part at any scale. Members join at their first drop-off and come back to the same station
    (new members: 45% of drop-offs, so a member averages about two visits). Cartons per drop-off
-   follow a geometric law (mean about 2.9, at most 50); the earning rule and its daily cap
-   apply as in recycling.services.record_dropoff. A few drop-offs (0.3%) are voided soon after,
-   with the reversal of their points. After a drop-off a member may reserve eggs or a tote bag
-   (collected 85%, cancelled 5%, expired 10%, the last two refunded by a reversal) or donate
-   notebooks, never spending points they do not have at that moment (refunds count only once
-   they happened). Consumers sending parcels take recycled cartons (one carton, one parcel,
-   one CartonMovement "reused") from the stations' stock of the day, and each station bales
-   what it has left the morning after the campaign.
+   follow a geometric law (mean about 2.9, at most 50); the earning rule and its caps (daily,
+   and weekly and monthly when the rule sets them) apply as in recycling.services.record_dropoff.
+   A few drop-offs (0.3%) are voided soon after, with the reversal of their points. After a
+   drop-off a member may reserve eggs or a tote bag (collected 85%, cancelled 5%, expired 10%,
+   the last two refunded by a reversal) or donate notebooks, never spending points they do not
+   have at that moment (refunds count only once they happened). Consumers sending parcels take
+   recycled cartons (one carton, one parcel, one CartonMovement "reused") from the stations'
+   stock of the day, and each station bales what it has left the morning after the campaign.
 5. load: the rows, spooled to disk while generating (simulator/bulk.py), go into the tables in
    foreign-key order; accounts are written with their final balances, and rows that existed
    before (issuance, reward and campaign accounts, inventories, stock) get one set-based update.
@@ -45,7 +45,7 @@ from django.utils.translation import gettext as _
 from tqdm import tqdm
 
 from ledger.models import Account
-from recycling.days import SHANGHAI, day_bounds
+from recycling.days import SHANGHAI, day_bounds, month_start, week_start
 from recycling.models import (
     MEMBER_CODE_ALPHABET,
     MEMBER_CODE_LENGTH,
@@ -54,7 +54,7 @@ from recycling.models import (
     EarningRule,
     RecyclingCampaign,
 )
-from recycling.pricing import earning_transfer_key, price_dropoff, reversal_transfer_key, rule_in_force
+from recycling.pricing import Earned, earning_transfer_key, price_dropoff, reversal_transfer_key, rule_in_force
 from recycling.selectors import emission_factor_in_force
 from recycling.totals import aggregate_campaign, aggregate_day, campaigns_containing
 from rewards.demo import DemoCatalog, load_demo_catalog
@@ -595,6 +595,8 @@ class CampaignRun:
         self.balance: list[int] = []
         self.joined: list[int] = []
         self.refunds: dict[int, list[tuple[int, int]]] = {}
+        self.earned_week: dict[tuple[int, date], int] = {}  # (member, Monday): earning cartons
+        self.earned_month: dict[tuple[int, date], int] = {}  # (member, first of the month)
         self.pools: list[list[int]] = [[] for _s in range(stations)]
         self.issued = [0] * stations  # points issued per station (its issuance account goes down by them)
         self.spent = {
@@ -622,7 +624,7 @@ class CampaignRun:
             if factor is None:
                 raise SimulationError(_("No emission factor is in force on %(day)s.") % {"day": day})
             rules = [resolve(city_id, noon) for city_id in network.city_ids]
-            self._day(index, day_cartons[index], openings[index], rules, factor.pk)
+            self._day(index, day_cartons[index], openings[index], rules, factor.pk, on=day)
         self._bale(len(day_cartons))
         self._finish_accounts_and_stock()
 
@@ -650,7 +652,7 @@ class CampaignRun:
             self.available[reward_id][index[station_id]] = quantity
             self.stock_before[(index[station_id], reward_id)] = pk
 
-    def _day(self, day: int, cartons: int, openings: list[int], rules: list, factor_id: int) -> None:
+    def _day(self, day: int, cartons: int, openings: list[int], rules: list, factor_id: int, *, on: date) -> None:
         rng, network = self.rng, self.network
         stations = len(network.station_ids)
         drops: list[tuple[int, int, bool]] = []  # (station index, cartons, voided)
@@ -685,16 +687,19 @@ class CampaignRun:
             (start + hour * HOUR + rng.randrange(HOUR), station, size, void)
             for (station, size, void), hour in zip(drops, at, strict=True)
         )
-        accepted = self._dropoffs(timed, rules, factor_id)
+        accepted = self._dropoffs(timed, rules, factor_id, on=on)
         self._reuse(day, round(cartons * self.campaign.reuse_rate), accepted)
 
-    def _dropoffs(self, timed, rules, factor_id: int) -> list[tuple[int, int, int]]:
+    def _dropoffs(self, timed, rules, factor_id: int, *, on: date) -> list[tuple[int, int, int]]:
         rng, network, clock, spools = self.rng, self.network, self.clock, self.spools
         random_, randrange = rng.random, rng.randrange
         users, members, dropoffs, transfers = (spools[n] for n in ("users", "members", "dropoffs", "transfers"))
         balance, joined, pools, refunds = self.balance, self.joined, self.pools, self.refunds
         first_user, first_member, first_account = self.first["user"], self.first["member"], self.first["account"]
+        # Earning cartons per member today, and in this ISO week and month (the caps' periods).
         earned_today: dict[int, int] = {}
+        earned_week, earned_month = self.earned_week, self.earned_month
+        week, month = week_start(on), month_start(on)
         eggs_today: dict[int, int] = {}
         accepted = []
         dropoff_id, transfer_id = self.ids["dropoff"], self.ids["transfer"]
@@ -725,7 +730,8 @@ class CampaignRun:
             self.used[s] = True
             rule = rules[network.station_city[s]]
             already = earned_today.get(m, 0)
-            price = price_dropoff(cartons=cartons, earned_before=already, rule=rule)
+            before = Earned(day=already, week=earned_week.get((m, week), 0), month=earned_month.get((m, month), 0))
+            price = price_dropoff(cartons=cartons, earned_before=before, rule=rule)
             earning, points = price.earning_cartons, price.points
             account = first_account + m
             if voided:
@@ -749,6 +755,8 @@ class CampaignRun:
                 rows["dropoffs"] += 1
                 continue
             earned_today[m] = already + earning
+            earned_week[(m, week)] = before.week + earning
+            earned_month[(m, month)] = before.month + earning
             earning_link = transfer_id if points else "\\N"
             dropoffs.write(
                 f"{dropoff_id}\t{station_id}\t{first_member + m}\t{cartons}\t{earning}\t{points}\t"

@@ -43,3 +43,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{reason} (GREENBOX_REQUIRE_SERVICES=1 turns this skip into a failure)", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.fixture
+def any_past_time(settings):
+    """Lift the drop-off time window (recycling.services.check_dropoff_time) to a century, for
+    tests that build a history on fixed dates through record_dropoff(); the window itself is
+    tested in tests/recycling/test_dropoff_time.py."""
+    settings.GREENBOX_DROPOFF_MAX_AGE_HOURS = 100 * 365 * 24

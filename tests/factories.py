@@ -27,6 +27,7 @@ from recycling.models import (
     DropOff,
     EarningRule,
     EmissionFactor,
+    FlagReview,
     Member,
     RecyclingCampaign,
 )
@@ -400,3 +401,17 @@ class AnonymousRefusalCountFactory(factory.django.DjangoModelFactory):
 
     hour = factory.Sequence(lambda n: datetime(2026, 11, 1, tzinfo=ZoneInfo("UTC")) + timedelta(hours=n))
     count = 1
+
+
+class FlagReviewFactory(factory.django.DjangoModelFactory):
+    """A decision on an anomaly flag written directly; recycling.reviews writes them with their
+    audit events."""
+
+    class Meta:
+        model = FlagReview
+
+    kind = FlagReview.Kind.LATE_RECORD
+    subject = factory.Sequence(str)
+    decision = FlagReview.Decision.REVIEWED
+    note = "Checked with the station."
+    decided_by = factory.SubFactory(UserFactory)

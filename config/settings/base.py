@@ -238,6 +238,15 @@ GREENBOX_PRIVACY_NOTICE_VERSION = "2026-12"
 # that a new rule starts with.
 GREENBOX_DEFAULT_DAILY_CARTON_CAP = 20
 
+# How long before it is recorded a drop-off may have happened (recycling.services.
+# check_dropoff_time): at the desk and in a single API POST, and in a batch synced by a station
+# device that was offline, whose drop-offs beyond the first window are flagged for review.
+GREENBOX_DROPOFF_MAX_AGE_HOURS = env.int("DROPOFF_MAX_AGE_HOURS", default=72)
+GREENBOX_OFFLINE_DROPOFF_MAX_AGE_DAYS = env.int("OFFLINE_DROPOFF_MAX_AGE_DAYS", default=7)
+# A drop-off recorded this long after it happened is an anomaly flag (dashboards/anomalies.py);
+# never more than the first window, so every batch drop-off beyond that window is flagged.
+GREENBOX_LATE_DROPOFF_FLAG_HOURS = env.int("LATE_DROPOFF_FLAG_HOURS", default=24)
+
 # A reserved reward not collected within this many days expires: its points and stock come back.
 GREENBOX_RESERVATION_EXPIRY_DAYS = 3
 

@@ -230,6 +230,7 @@ class DropOffAdmin(DeskFormAdmin):
             staff=request.user,
             works_here=works_at(user=request.user, station=station),  # once, here: the service refuses False
             idempotency_key=data["idempotency_key"],
+            occurred_at=data.get("occurred_at"),
         )
         return Recorded(row=result.dropoff, replayed=result.replayed, message=_dropoff_message(result))
 
@@ -321,8 +322,8 @@ def _dropoff_message(result: DropOffResult) -> str:
     if result.capped_cartons:
         message += " " + (
             ngettext(
-                "%(capped)d carton was beyond the member's daily cap and earned no points.",
-                "%(capped)d cartons were beyond the member's daily cap and earned no points.",
+                "%(capped)d carton was beyond the member's caps and earned no points.",
+                "%(capped)d cartons were beyond the member's caps and earned no points.",
                 result.capped_cartons,
             )
             % values

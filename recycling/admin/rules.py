@@ -48,7 +48,15 @@ class RuleAdmin(SuperuserOnlyAdminMixin, SuperuserEditsAdminMixin, admin.ModelAd
 class EarningRuleAdmin(RuleAdmin):
     """Superusers add and change rules; once a drop-off was priced with one, only its end can be set."""
 
-    list_display = ("points_per_carton", "daily_carton_cap", "city", "valid_from", "valid_to")
+    list_display = (
+        "points_per_carton",
+        "daily_carton_cap",
+        "weekly_carton_cap",
+        "monthly_carton_cap",
+        "city",
+        "valid_from",
+        "valid_to",
+    )
     list_filter = (("city", admin.EmptyFieldListFilter),)
     list_select_related = ("city",)
     autocomplete_fields = ("city",)

@@ -118,3 +118,80 @@ def test_ops_read_the_overview_pick_a_city_and_download_its_csv(live_server, sce
     assert refused == {"staff-demo": 403, "13812345678": 403}
     # The overview, a city's page and their charts: nothing refused by the Content-Security-Policy.
     assert violations == [], "\n".join(violations)
+
+
+WIDTHS = (390, 768, 1280)
+NO_SIDEWAYS_SCROLL = "() => document.documentElement.scrollWidth <= window.innerWidth"
+
+
+@pytest.fixture
+def flagged(transactional_db):
+    """A campaign running today and a drop-off synced 5 days late by an offline device: a late-record flag."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from recycling.days import shanghai_day
+    from recycling.services import DropOffItem, record_dropoffs
+    from tests.factories import EarningRuleFactory, MemberFactory, RecyclingCampaignFactory
+
+    today = shanghai_day(timezone.now())
+    campaign = RecyclingCampaignFactory(start_day=today - timedelta(days=9), end_day=today + timedelta(days=5))
+    EarningRuleFactory(points_per_carton=10, daily_carton_cap=20)
+    login, member = StationStaffFactory(), MemberFactory()
+    (answer,) = record_dropoffs(
+        station=login.station,
+        staff=login.user,
+        offline=True,
+        items=[
+            DropOffItem(
+                member_code=member.code, cartons=3, idempotency_key="late", occurred_at=timezone.now() - timedelta(5)
+            )
+        ],
+    )
+    ops_user(username="ops-demo", password=PASSWORD)
+    return {"campaign": campaign.pk, "city": login.station.city.code, "dropoff": answer.dropoff.pk}
+
+
+def test_ops_review_a_flag_and_the_pages_fit_390_768_and_1280_pixels(live_server, flagged):
+    """The anomaly flags page and a flag's page have no sideways scrolling at a phone's, a
+    tablet's and a desktop's width; at the phone's, ops mark the flag reviewed with a note."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from recycling.models import FlagReview
+
+    ARTEFACTS.mkdir(exist_ok=True)
+    base = live_server.url
+    anomalies = f"{base}/ops/anomalies/?campaign={flagged['campaign']}&city={flagged['city']}"
+    flag = f"{base}/ops/flags/late_record/{flagged['dropoff']}/"
+    fits = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for width in WIDTHS:
+                context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
+                page = context.new_page()
+                page.goto(f"{base}/ops/login/")
+                page.fill("#id_username", "ops-demo")
+                page.fill("#id_password", PASSWORD)
+                page.click("[data-testid=ops-login] button[type=submit]")
+                page.wait_for_url(f"{base}/ops/")
+                page.goto(anomalies)
+                expect(page.get_by_test_id("table-anomalies-late").locator("tbody tr")).to_have_count(1)
+                fits[("anomalies", width)] = page.evaluate(NO_SIDEWAYS_SCROLL)
+                page.screenshot(path=str(ARTEFACTS / f"dashboards-04-anomalies-{width}.png"), full_page=True)
+                page.get_by_test_id("table-anomalies-late").locator("tbody tr a").last.click()
+                page.wait_for_url(flag)
+                fits[("flag", width)] = page.evaluate(NO_SIDEWAYS_SCROLL)
+                page.screenshot(path=str(ARTEFACTS / f"dashboards-05-flag-{width}.png"), full_page=True)
+                if width == WIDTHS[0]:
+                    page.fill("[data-testid=flag-form] textarea", "设备离线一周")
+                    page.click("button[value=reviewed]")
+                    expect(page.get_by_test_id("flag-decision")).to_contain_text("设备离线一周")
+                    fits[("decided", width)] = page.evaluate(NO_SIDEWAYS_SCROLL)
+                context.close()
+        finally:
+            browser.close()
+
+    assert fits == {**{(p, w): True for p in ("anomalies", "flag") for w in WIDTHS}, ("decided", 390): True}
+    assert FlagReview.objects.get().note == "设备离线一周"

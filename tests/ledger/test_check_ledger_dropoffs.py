@@ -217,3 +217,35 @@ def test_every_kind_of_transfer_without_its_row_is_reported(activity):
         f"transfer {pk} ({kind}, 5 points) has no cause" for kind, pk in sorted(forged.items(), key=lambda i: i[1])
     ]
     assert Transfer.objects.count() > len(forged)
+
+
+@pytest.mark.usefixtures("any_past_time")
+def test_a_dropoff_priced_over_the_weekly_cap_is_reported():
+    """Under a weekly cap of 30 the second 20 cartons of the week earn 10; stored as 20 earning
+    (200 points), the pricing check names the week's earlier cartons and the cap."""
+    from datetime import UTC, datetime
+
+    from recycling.services import record_dropoff
+    from tests.factories import EarningRuleFactory, MemberFactory
+
+    EarningRuleFactory(daily_carton_cap=20, weekly_carton_cap=30)
+    staff, member = StationStaffFactory(), MemberFactory()
+    for n, day in enumerate((1, 2)):  # Tuesday and Wednesday, 1 and 2 November 2022
+        record_dropoff(
+            station=staff.station,
+            member_code=member.code,
+            cartons=20,
+            staff=staff.user,
+            idempotency_key=f"w{n}",
+            occurred_at=datetime(2022, 11, day, 4, tzinfo=UTC),
+        )
+    second = DropOff.objects.order_by("pk").last()
+    assert (second.earning_cartons, second.points) == (10, 100)
+    assert dropoff_points_equal_their_pricing() == []
+
+    DropOff.objects.filter(pk=second.pk).update(earning_cartons=20, points=200)
+
+    assert dropoff_points_equal_their_pricing() == [
+        f"drop-off {second.pk}: 20 of 20 cartons earning 200 points, but its pricing gives 10 earning 100 points "
+        "(0 earlier earning cartons that day, a cap of 20, 20 that week, a weekly cap of 30, 10 points a carton)"
+    ]

@@ -5,6 +5,7 @@ project's strings are translated to Chinese; one test checks the Chinese admin i
 """
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
@@ -13,6 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from ledger.models import Account, Transfer
 from recycling.admin.desk import StationFilter
@@ -185,7 +187,7 @@ def test_cartons_beyond_daily_cap_are_reported(rule, client_a, station_a, member
     assert (dropoff.cartons, dropoff.earning_cartons, dropoff.points) == (25, 20, 200)
     assert messages_of(response) == [
         "Logged 25 cartons for 138****5678 at HZ-00001: 200 points awarded, new balance 200 points. "
-        "5 cartons were beyond the member's daily cap and earned no points."
+        "5 cartons were beyond the member's caps and earned no points."
     ]
 
 
@@ -638,3 +640,37 @@ def test_log_form_renders_in_chinese(rule, staff_a):
 
     assert response.status_code == 200
     assert "首页" in response.content.decode()
+
+
+# The time a drop-off happened, at the desk ----------------------------------------------------
+
+
+def desk_time(moment) -> str:
+    """As the datetime-local input sends it: Shanghai wall time to the minute."""
+    return timezone.localtime(moment).strftime("%Y-%m-%dT%H:%M")
+
+
+def test_the_desk_logs_cartons_left_earlier_within_the_window(rule, client_a, station_a, member):
+    """Cartons left 70 hours ago (the window is 72) are logged at that time."""
+    earlier = timezone.now() - timedelta(hours=70)
+    data = {**log_form_data(station=station_a, member_code=member.code, cartons=3), "occurred_at": desk_time(earlier)}
+
+    response = client_a.post(ADD_URL, data)
+
+    assert response.status_code == 302
+    dropoff = DropOff.objects.get()
+    assert dropoff.occurred_at == earlier.replace(second=0, microsecond=0)
+    assert dropoff.points == 30
+
+
+def test_the_desk_refuses_a_time_beyond_the_window_as_a_form_error(rule, client_a, station_a, member):
+    """A time 80 hours ago is a form error naming the window; nothing is written."""
+    earlier = timezone.now() - timedelta(hours=80)
+    data = {**log_form_data(station=station_a, member_code=member.code, cartons=3), "occurred_at": desk_time(earlier)}
+
+    response = client_a.post(ADD_URL, data)
+
+    assert response.status_code == 200
+    assert form_errors(response) == ["A drop-off can be recorded at most 72 hours after it happened."]
+    assert not DropOff.objects.exists()
+    assert not Transfer.objects.exists()

@@ -13,6 +13,9 @@ from recycling.selectors import CampaignDay, campaign_cartons, campaign_days
 from recycling.services import record_dropoff
 from tests.factories import CityFactory, EarningRuleFactory, MemberFactory, StationStaffFactory
 
+# A history on fixed dates, recorded through record_dropoff().
+pytestmark = pytest.mark.usefixtures("any_past_time")
+
 
 def aggregate(*args: str) -> str:
     out = StringIO()

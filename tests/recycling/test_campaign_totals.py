@@ -27,6 +27,9 @@ from tests.factories import (
     StationStaffFactory,
 )
 
+# A history on fixed dates, recorded through record_dropoff().
+pytestmark = pytest.mark.usefixtures("any_past_time")
+
 FIRST, LAST = date(2022, 11, 1), date(2022, 11, 10)
 COLUMNS = ["station_id", *CAMPAIGN_STATION_TOTAL_FIGURES]
 

@@ -20,6 +20,9 @@ from recycling.services import record_dropoff, void_dropoff
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
 from tests.transactions import Rollback, example_transaction
 
+# A history on fixed dates, recorded through record_dropoff().
+pytestmark = pytest.mark.usefixtures("any_past_time")
+
 POINTS_PER_CARTON = 10
 DAILY_CAP = 20
 MEMBERS = 2

@@ -40,7 +40,9 @@ from tests.factories import (
     UserFactory,
 )
 
-pytestmark = pytest.mark.django_db
+# A history on fixed dates, recorded through record_dropoff(); the time window is
+# tests/recycling/test_dropoff_time.py's.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("any_past_time")]
 
 # 2024-03-01 in Shanghai runs from 2024-02-29 16:00 UTC to 2024-03-01 16:00 UTC.
 LAST_MINUTE_OF_MARCH_1 = datetime(2024, 3, 1, 15, 59, tzinfo=UTC)

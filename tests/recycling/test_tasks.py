@@ -15,6 +15,9 @@ from recycling.models import CartonMovement, DailyCityTotal, DailyStationTotal
 from recycling.services import record_carton_movement, record_dropoff, void_dropoff
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory
 
+# A history on fixed dates, recorded through record_dropoff().
+pytestmark = pytest.mark.usefixtures("any_past_time")
+
 DAY = date(2024, 3, 1)
 AT_NOON = datetime(2024, 3, 1, 4, 0, tzinfo=UTC)  # 12:00 on 1 March in Shanghai
 

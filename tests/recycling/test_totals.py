@@ -46,6 +46,9 @@ from tests.factories import (
 )
 from tests.transactions import Rollback, example_transaction
 
+# A history on fixed dates, recorded through record_dropoff().
+pytestmark = pytest.mark.usefixtures("any_past_time")
+
 THOUSANDTH = Decimal("0.001")
 
 # Shanghai midnight is 16:00 UTC. 1 March 2024 in Shanghai runs from 29 February 16:00:00 UTC

@@ -154,3 +154,40 @@ def test_a_database_holding_the_campaign_is_refused_without_reset():
     with pytest.raises(CommandError, match="--reset"):
         simulate(year=2022, seed=6)
     assert snapshot() == before
+
+
+def test_the_simulator_prices_under_the_rules_weekly_and_monthly_caps():
+    """A rule with a weekly and a monthly cap in force: the simulated drop-offs are priced with
+    them (recycling.pricing.price_dropoff, as the service does), so no member-week earns more
+    than the weekly cap nor member-month more than the monthly one, and the ledger audit, which
+    recomputes every price, passes."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from recycling.models import EarningRule
+
+    EarningRule.objects.create(
+        points_per_carton=10,
+        daily_carton_cap=5,
+        weekly_carton_cap=7,
+        monthly_carton_cap=9,
+        valid_from=datetime(2021, 1, 1, tzinfo=ZoneInfo("Asia/Shanghai")),
+    )
+    simulate(year=2022, seed=7)
+
+    assert ledger_violations() == []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT MAX(cartons) FROM (
+                   SELECT SUM(earning_cartons) AS cartons FROM recycling_dropoff WHERE status = 'accepted'
+                   GROUP BY member_id, date_trunc('week', occurred_at AT TIME ZONE 'Asia/Shanghai')) w"""
+        )
+        (weekly,) = cursor.fetchone()
+        cursor.execute(
+            """SELECT MAX(cartons) FROM (
+                   SELECT SUM(earning_cartons) AS cartons FROM recycling_dropoff WHERE status = 'accepted'
+                   GROUP BY member_id, date_trunc('month', occurred_at AT TIME ZONE 'Asia/Shanghai')) m"""
+        )
+        (monthly,) = cursor.fetchone()
+    assert weekly == 7
+    assert monthly == 9
