@@ -1,7 +1,9 @@
 """The OpenAPI schema's conventions: every operation documents the error shape for the
 statuses it can answer with, and every POST the Idempotency-Key header."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import OpenApiParameter
 
 from .serializers import ErrorSerializer
@@ -21,6 +23,17 @@ IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     ),
     pattern=r"^[\x21-\x7e]{1,64}$",
 )
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    """api.authentication.ApiTokenAuthentication in the schema: `Authorization: Token <token>`,
+    as DRF's TokenAuthentication was (drf-spectacular's own extension for it, same name)."""
+
+    target_class = "api.authentication.ApiTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Token")
 
 
 class ApiAutoSchema(AutoSchema):

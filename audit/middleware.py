@@ -1,5 +1,7 @@
 """AuditContextMiddleware: gives each request's audit events their address and user, and
-records every refusal (HTTP 403) from the admin, the member pages and the API."""
+records every refusal (HTTP 403) from the admin, the member pages and the API: a signed-in
+user's as an event, an anonymous visitor's as one more in the hour's count (a flood of them
+must not fill the log)."""
 
 from collections.abc import Callable
 
@@ -7,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from . import context
 from .models import AuditEvent
-from .services import record_event
+from .services import count_anonymous_refusal, record_event
 
 MAX_PATH_LENGTH = 300
 
@@ -25,6 +27,10 @@ class AuditContextMiddleware:
             if response.status_code == 403:
                 # After the view: its transaction (ATOMIC_REQUESTS or the service's) is over, so
                 # the refusal is kept whatever the view rolled back.
+                user = getattr(request, "user", None)
+                if user is None or not user.is_authenticated:
+                    count_anonymous_refusal()
+                    return response
                 record_event(
                     action=AuditEvent.Action.PERMISSION_DENIED,
                     details={"method": request.method[:10], "path": request.path[:MAX_PATH_LENGTH]},

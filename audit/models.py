@@ -31,6 +31,14 @@ class AuditEvent(models.Model):
         ACCOUNT_DELETED = "account_deleted", _("member account deleted")
         FLAG_REVIEWED = "flag_reviewed", _("anomaly flag reviewed")
         FLAG_ACTED_ON = "flag_acted_on", _("anomaly flag acted on")
+        STATION_CHANGED = "station_changed", _("station changed")
+        STAFF_ASSIGNMENT_CHANGED = "staff_assignment_changed", _("staff assignment changed")
+        API_TOKEN_CREATED = "api_token_created", _("API token created")
+        API_TOKEN_REVOKED = "api_token_revoked", _("API token revoked")
+        USER_CHANGED = "user_changed", _("user changed")
+        GROUP_CHANGED = "group_changed", _("group changed")
+        CSV_EXPORTED = "csv_exported", _("CSV exported")
+        PERSONAL_DATA_VIEWED = "personal_data_viewed", _("personal data viewed")
 
     at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     action = models.CharField(_("action"), max_length=30, choices=Action.choices)
@@ -83,6 +91,14 @@ class AuditEvent(models.Model):
                         "account_deleted",
                         "flag_reviewed",
                         "flag_acted_on",
+                        "station_changed",
+                        "staff_assignment_changed",
+                        "api_token_created",
+                        "api_token_revoked",
+                        "user_changed",
+                        "group_changed",
+                        "csv_exported",
+                        "personal_data_viewed",
                     ]
                 ),
                 name="audit_event_action_valid",
@@ -92,3 +108,21 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         who = self.username or _("anonymous")
         return f"{self.get_action_display()} · {who}"
+
+
+class AnonymousRefusalCount(models.Model):
+    """Refusals (HTTP 403) of visitors who are not signed in, counted per hour instead of one
+    event each: a flood of them (a scanner, a broken device) would otherwise fill the log and
+    bury the events that matter. audit.services.count_anonymous_refusal() adds one with an
+    upsert; a signed-in user's refusal is still an AuditEvent of its own."""
+
+    hour = models.DateTimeField(_("hour"), unique=True, help_text=_("The start of the hour counted."))
+    count = models.PositiveIntegerField(_("refusals"), default=0)
+
+    class Meta:
+        verbose_name = _("anonymous refusals (per hour)")
+        verbose_name_plural = _("anonymous refusals (per hour)")
+        ordering = ["-hour"]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H:00} · {self.count}"

@@ -3,15 +3,17 @@
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, transaction
+from django.db import connection, models, transaction
+from django.utils import timezone
 
 from . import context
-from .models import AuditEvent
+from .models import AnonymousRefusalCount, AuditEvent
 
 logger = logging.getLogger("greenbox.audit")
 
@@ -61,6 +63,19 @@ def record_event(
     )
     logger.info(log_line(event))
     return event
+
+
+def count_anonymous_refusal(*, at: datetime | None = None) -> None:
+    """Add one to the current hour's count of anonymous refusals: one statement (an upsert), so
+    concurrent refusals each count and a flood costs no more than one row an hour."""
+    hour = (at or timezone.now()).replace(minute=0, second=0, microsecond=0)
+    table = AnonymousRefusalCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (hour, count) VALUES (%s, 1) "
+            f"ON CONFLICT (hour) DO UPDATE SET count = {table}.count + 1",
+            [hour],
+        )
 
 
 def log_line(event: AuditEvent) -> str:

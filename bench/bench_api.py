@@ -149,8 +149,9 @@ def set_up() -> dict:
     from django.core.management import call_command
     from django.db import transaction
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
+    from api.models import ApiToken
+    from api.services import create_api_token, token_digest
     from ledger.models import Account
     from recycling.ledger import issuance_account
     from recycling.models import CartonInventory, EarningRule, Member
@@ -176,10 +177,12 @@ def set_up() -> dict:
         inventory, _created = CartonInventory.objects.get_or_create(station=station)
         user, _created = User.objects.get_or_create(username=f"bench-staff-{n}")
         StationStaff.objects.get_or_create(user=user, station=station)
-        token = Token.objects.get_or_create(user=user)[0].key
+        # A token's secret is shown once: each run makes the device a new one (and drops the last).
+        ApiToken.objects.filter(user=user).delete()
+        token = create_api_token(user=user, name=f"bench {station.code}", station=station).secret
         staff.append(
             {"station": station.pk, "code": station.code, "user": user.pk, "token": token, "issuer": issuer.pk,
-             "inventory": inventory.pk}
+             "inventory": inventory.pk, "token_prefix": token[:10], "token_digest": token_digest(token)}
         )  # fmt: skip
     if not Member.objects.filter(mobile__startswith="1990").exists():
         create_members(User, Member, Account)
@@ -227,7 +230,7 @@ MINIMAL_WRITES = {
 def station_roles(data: dict) -> list[Role]:
     """The client's station, as pgbench client n (client_id n) is the n-th station's device."""
     roles = []
-    for name in ("station", "code", "user", "token", "issuer", "inventory"):
+    for name in ("station", "code", "user", "token", "issuer", "inventory", "token_prefix", "token_digest"):
         per_client = tuple(station[name] for station in data["staff"])
         items = ", ".join(str(v) if isinstance(v, int) else f"'{v}'" for v in per_client)
         captured = tuple(per_client[client] for client in CAPTURED_CLIENTS)

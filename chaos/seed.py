@@ -39,8 +39,8 @@ def seed(*, clients: int, schedule_seconds: int) -> dict:
     from django.core.management import call_command
     from django.db import transaction
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
-    from rest_framework.authtoken.models import Token
 
+    from api.services import create_api_token
     from recycling.models import EarningRule
     from recycling.services import register_member
     from rewards.demo import load_demo_catalog
@@ -77,13 +77,13 @@ def seed(*, clients: int, schedule_seconds: int) -> dict:
             for station in stations:
                 user = User.objects.create_user(username=f"chaos-staff-{c}-{station.code.lower()}")
                 StationStaff.objects.create(user=user, station=station)
-                staff[str(station.pk)] = {"user": user.pk, "token": Token.objects.create(user=user).key}
+                token = create_api_token(user=user, name=f"chaos device {c}", station=station).secret
+                staff[str(station.pk)] = {"user": user.pk, "token": token}
             members = []
             for n in range(MEMBERS_PER_CLIENT):
                 member = register_member(mobile=f"139{c:02d}{n:06d}")
-                members.append(
-                    {"user": member.user_id, "code": member.code, "token": Token.objects.create(user=member.user).key}
-                )
+                token = create_api_token(user=member.user, name=f"chaos member {c}-{n}").secret
+                members.append({"user": member.user_id, "code": member.code, "token": token})
             per_client.append({"staff": staff, "members": members})
 
         # Beat runs the totals every few seconds (instead of every 5 minutes), and the recompute

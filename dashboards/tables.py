@@ -6,13 +6,14 @@ decimal (the column's header says "%"), a date or text; the HTML adds thousands 
 to whole numbers, the CSV writes them plain.
 """
 
-import csv
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django.http import HttpResponse
+
+from core.csv_cells import csv_writer
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,12 @@ class Cell:
         return isinstance(self.value, int) and not isinstance(self.value, bool)
 
     @property
-    def csv(self) -> str:
+    def csv(self) -> Any:
+        """The cell in the CSV: numbers as they are (a negative one is no formula), the rest as text."""
         if self.value is None:
             return ""
+        if self.numeric:
+            return self.value
         if isinstance(self.value, date):
             return self.value.isoformat()
         return str(self.value)
@@ -54,7 +58,7 @@ class Table:
         response = HttpResponse(content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         response.write("\ufeff")  # a byte-order mark, so that spreadsheet programs read the Chinese as UTF-8
-        writer = csv.writer(response)
+        writer = csv_writer(response)  # a cell starting like a formula is neutralised
         writer.writerow([str(c) for c in self.columns])
         for row in self.rows:
             writer.writerow([cell.csv for cell in row])

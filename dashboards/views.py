@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from audit.models import AuditEvent
+from audit.services import record_event
 from recycling import reviews
 from recycling.errors import DomainError
 from recycling.models import DropOff, FlagReview
@@ -582,6 +584,16 @@ def table_csv(request: HttpRequest, slug: str) -> HttpResponse:
         tables = _overview(window)["tables"]
         name = slug
     table = next(t for t in tables if t.slug == slug)
+    record_event(
+        action=AuditEvent.Action.CSV_EXPORTED,
+        details={
+            "table": slug,
+            "start": window.start,
+            "end": window.end,
+            "city": place.code if place else None,
+            "rows": len(table.rows),
+        },
+    )
     return table.csv_response(f"{name}-{window.start.isoformat()}-{window.end.isoformat()}.csv")
 
 

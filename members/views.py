@@ -28,6 +28,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
+from core.csv_cells import neutralised
 from recycling.errors import DomainError
 from recycling.selectors import member_figures
 from recycling.services import register_member, set_display_name
@@ -442,16 +443,9 @@ def export_csv(request: HttpRequest, section: str) -> HttpResponse:
     if rows:
         writer = csv.DictWriter(response, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows({key: _csv_cell(value) for key, value in row.items()} for row in rows)
+        # core.csv_cells: text a spreadsheet would run as a formula gets a leading apostrophe.
+        writer.writerows({key: neutralised(value) for key, value in row.items()} for row in rows)
     return _download(response, f"greenbox-{section.replace('_', '-')}.csv")
-
-
-def _csv_cell(value: object) -> object:
-    """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe;
-    numbers stay numbers (a negative points line is -20, not text)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 @require_POST

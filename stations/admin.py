@@ -1,5 +1,7 @@
 """Cities, stations and who works where: managed by superusers.
 
+Station and assignment changes are audited (audit.admin.AuditedAdminMixin).
+
 Station staff see the stations they work at, read-only (the "Station staff" group has only
 the view permission); they never see cities or other people's assignments. Cities and
 stations are not deleted in the admin (drop-offs and accounts refer to them): a station that
@@ -9,6 +11,9 @@ closes is made inactive.
 from django.contrib import admin
 from django.http import HttpRequest
 
+from audit.admin import AuditedAdminMixin
+from audit.models import AuditEvent
+from audit.services import record_event
 from core.admin import SuperuserEditsAdminMixin, SuperuserOnlyAdminMixin
 from stations.selectors import stations_for_user
 
@@ -29,7 +34,10 @@ class StationStaffInline(admin.TabularInline):
 
 
 @admin.register(Station)
-class StationAdmin(SuperuserEditsAdminMixin, admin.ModelAdmin):
+class StationAdmin(AuditedAdminMixin, SuperuserEditsAdminMixin, admin.ModelAdmin):
+    # Each save is an audit event, with the fields and the staff rows (the inline) it changed.
+    audit_action = AuditEvent.Action.STATION_CHANGED
+
     list_display = ("code", "name", "city", "opening_hours", "is_active")
     list_filter = ("is_active",)
     list_select_related = ("city",)
@@ -49,11 +57,35 @@ class StationAdmin(SuperuserEditsAdminMixin, admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return [StationStaffInline] if request.user.is_superuser else []
 
+    def save_formset(self, request, form, formset, change):
+        """The staff rows added, changed or removed in the inline are staff-assignment events of
+        their own, as in the assignments' own admin (the station's event lists them too)."""
+        super().save_formset(request, form, formset, change)
+        if formset.model is not StationStaff:
+            return
+        changes = [("added", obj) for obj in formset.new_objects]
+        changes += [("changed", obj) for obj, _fields in formset.changed_objects]
+        for operation, obj in changes:
+            record_event(
+                action=AuditEvent.Action.STAFF_ASSIGNMENT_CHANGED,
+                user=request.user,
+                target=obj,
+                details={"operation": operation, "user": obj.user_id, "station": obj.station_id, "role": obj.role},
+            )
+        for obj in formset.deleted_objects:
+            record_event(
+                action=AuditEvent.Action.STAFF_ASSIGNMENT_CHANGED,
+                user=request.user,
+                details={"operation": "deleted", "user": obj.user_id, "station": obj.station_id, "role": obj.role},
+            )
+
 
 @admin.register(StationStaff)
-class StationStaffAdmin(SuperuserOnlyAdminMixin, SuperuserEditsAdminMixin, admin.ModelAdmin):
+class StationStaffAdmin(AuditedAdminMixin, SuperuserOnlyAdminMixin, SuperuserEditsAdminMixin, admin.ModelAdmin):
     """Who works where. Removing someone from a station (delete) is allowed: it is an assignment,
-    not a record the ledger refers to."""
+    not a record the ledger refers to. Every add, change and removal is an audit event."""
+
+    audit_action = AuditEvent.Action.STAFF_ASSIGNMENT_CHANGED
 
     list_display = ("user", "station", "role")
     list_filter = ("role",)

@@ -10,7 +10,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from audit.models import AuditEvent
+from api.models import ApiToken
+from api.services import create_api_token
+from audit.models import AnonymousRefusalCount, AuditEvent
 from audit.services import record_event
 from idempotency.models import IdempotencyKey
 from ledger.models import Account, Transfer
@@ -377,6 +379,34 @@ class AuditEventFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, **kwargs):
         return record_event(**kwargs)
+
+
+class ApiTokenFactory(factory.django.DjangoModelFactory):
+    """An API token made by api.services.create_api_token; its secret is on `.secret` (shown once)."""
+
+    class Meta:
+        model = ApiToken
+
+    user = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"device {n}")
+    station = None
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        created = create_api_token(**kwargs)
+        created.token.secret = created.secret
+        return created.token
+
+
+class AnonymousRefusalCountFactory(factory.django.DjangoModelFactory):
+    """An hour's count of anonymous refusals (audit.services.count_anonymous_refusal upserts them)."""
+
+    class Meta:
+        model = AnonymousRefusalCount
+        django_get_or_create = ("hour",)
+
+    hour = factory.Sequence(lambda n: datetime(2026, 11, 1, tzinfo=ZoneInfo("UTC")) + timedelta(hours=n))
+    count = 1
 
 
 class FlagReviewFactory(factory.django.DjangoModelFactory):

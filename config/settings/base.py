@@ -42,13 +42,13 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "axes",
+    "csp",  # the Content-Security-Policy header (django-csp); its checks catch settings of the old style
     "audit",  # the audit log: below stations in the dependency chain, imports none of the apps
     "ledger",  # accounts, transfers, posting and the audit registry: ground floor, imports only core/
     "idempotency",  # the one idempotency-key table and run_idempotent(): ground floor, imports only core/
     "stations",
     "recycling",
     "rewards",
-    "rest_framework.authtoken",  # API tokens, created and revoked in the admin
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI's files, served by the app
     "api",
@@ -59,6 +59,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",  # Content-Security-Policy: CONTENT_SECURITY_POLICY below
+    "core.headers.PermissionsPolicyMiddleware",  # the camera for the desk's pages only
     "whitenoise.middleware.WhiteNoiseMiddleware",  # the app serves its own static files
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -195,6 +197,33 @@ CELERY_RESULT_EXPIRES = 86400
 
 LOGIN_URL = "admin:login"
 
+# Content-Security-Policy (django-csp 4): scripts, styles, fonts and requests from the app's own
+# origin only, nothing inline; no plugins, no framing by other sites, forms post to the app.
+# Images may also be data: URLs (the admin's and Swagger UI's icons, the member's QR code).
+# Every page's scripts are files the app serves (whitenoise); the browser tests fail on any
+# violation.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+# The views where the page may use the camera (Permissions-Policy, core/headers.py): the desk's
+# drop-off log and its reward hand-out pages, where staff scan codes.
+GREENBOX_CAMERA_VIEWS = [
+    "admin:recycling_dropoff_add",
+    "admin:rewards_redemption_collect",
+    "admin:rewards_redemption_collect_by_code",
+]
+
 # How many reverse proxies (load balancer, nginx) stand in front of the app and append to
 # X-Forwarded-For. 0: the client is REMOTE_ADDR and X-Forwarded-For is ignored (a client can
 # write anything there). The audit log takes the client's address from this.
@@ -271,7 +300,7 @@ else:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Token first: an unauthenticated request gets 401 with "WWW-Authenticate: Token".
-        "rest_framework.authentication.TokenAuthentication",
+        "api.authentication.ApiTokenAuthentication",  # hashed tokens, one per device (api/models.py)
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -318,3 +347,5 @@ SPECTACULAR_SETTINGS = {
 # batch endpoint accepts drop-offs of any earlier day), so the keys outlive any plausible outage,
 # a whole 20-day campaign window included. The cost is one small row per write, purged daily.
 GREENBOX_IDEMPOTENCY_RETENTION_HOURS = 30 * 24
+# An API token expires this many days after it is created unless its creator picks another day.
+GREENBOX_API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=365)

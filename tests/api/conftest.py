@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import pytest
 from django.contrib.auth.models import Group
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from api.reference_data import OPS_GROUP
+from api.services import create_api_token
 from recycling.services import record_dropoff
 from rewards.services import reserve_reward
 from tests.factories import (
@@ -73,7 +73,7 @@ def throttle_rates(monkeypatch):
 def token_client(user) -> APIClient:
     client = KeyedClient()
     if user is not None:
-        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {create_api_token(user=user, name='test device').secret}")
     return client
 
 

@@ -147,8 +147,8 @@ def test_totals_filter_by_day_range_and_city(world, client_for):
 # no test transaction around the request), besides one BEGIN and one COMMIT (left out of the
 # count). A new query on this path fails the test: add it here only with a reason.
 DROPOFF_POST_STATEMENTS = [
-    "the token and its user",  # DRF's TokenAuthentication
-    "the station, its city and whether the user works there",  # stations.selectors.staff_at_station
+    "the token and its user",  # api.authentication: one statement, last_used_at too (api.services)
+    "the station and whether the user works there",  # stations.selectors.staff_at_station
     # BEGIN (idempotency.services.run_idempotent_batch: the keys' durable transaction)
     "the keys' advisory locks",
     "the keys' earlier outcomes, if any",

@@ -3,6 +3,7 @@ when and from which address; append-only; and text a user typed cannot forge a l
 
 import json
 import logging
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,9 +13,9 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
 
-from audit.models import AuditEvent
+from audit.models import AnonymousRefusalCount, AuditEvent
 from audit.receivers import masked_username
-from audit.services import record_event
+from audit.services import count_anonymous_refusal, record_event
 from recycling import errors
 from recycling.models import DropOff, EarningRule, EmissionFactor
 from recycling.services import record_dropoff, register_member, void_dropoff
@@ -133,11 +134,22 @@ def test_a_refused_member_page_is_recorded(db):
     assert event.user == staff and event.details["path"] == reverse("members:history")
 
 
-def test_a_csrf_refusal_is_recorded_as_anonymous(db):
+def test_anonymous_refusals_are_counted_per_hour_not_logged_one_by_one(db):
+    """A flood of anonymous 403s (here CSRF refusals) adds to one row per hour, and no event."""
     client = Client(enforce_csrf_checks=True)
-    assert client.post(reverse("members:signin"), {"username": "a", "password": "b"}).status_code == 403
-    [event] = events(AuditEvent.Action.PERMISSION_DENIED)
-    assert (event.user, event.username) == (None, "")
+    for _ in range(3):
+        assert client.post(reverse("members:signin"), {"username": "a", "password": "b"}).status_code == 403
+    assert events(AuditEvent.Action.PERMISSION_DENIED) == []
+    [counted] = AnonymousRefusalCount.objects.all()
+    assert counted.count == 3 and (counted.hour.minute, counted.hour.second) == (0, 0)
+
+
+def test_refusals_of_different_hours_are_counted_apart(db):
+    count_anonymous_refusal(at=datetime(2026, 11, 11, 9, 59, tzinfo=UTC))
+    count_anonymous_refusal(at=datetime(2026, 11, 11, 10, 0, 1, tzinfo=UTC))
+    count_anonymous_refusal(at=datetime(2026, 11, 11, 10, 30, tzinfo=UTC))
+    counts = {row.hour.astimezone(UTC).hour: row.count for row in AnonymousRefusalCount.objects.all()}
+    assert counts == {9: 1, 10: 2}
 
 
 def test_pages_that_are_allowed_record_nothing(db):

@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 
 from recycling.models import DailyCityTotal
+from tests.csp import watch_csp
 from tests.dashboards.conftest import generate, ops_user
 from tests.factories import StaffUserFactory, StationStaffFactory
 
@@ -63,6 +64,7 @@ def test_ops_read_the_overview_pick_a_city_and_download_its_csv(live_server, sce
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             context = browser.new_context(viewport=DESKTOP, locale="zh-CN", accept_downloads=True)
+            violations = watch_csp(context)  # plotly and the pages' scripts are the app's files
             page = context.new_page()
             page.goto(f"{base}/ops/")
             page.fill("#id_username", "ops-demo")
@@ -114,6 +116,8 @@ def test_ops_read_the_overview_pick_a_city_and_download_its_csv(live_server, sce
         assert int(csv_row[1]) == int(page_row[1].replace(",", ""))  # cartons, thousands separators on the page
         assert int(csv_row[1]) == scene["daily"].get(date.fromisoformat(csv_row[0]), 0)
     assert refused == {"staff-demo": 403, "13812345678": 403}
+    # The overview, a city's page and their charts: nothing refused by the Content-Security-Policy.
+    assert violations == [], "\n".join(violations)
 
 
 WIDTHS = (390, 768, 1280)

@@ -15,6 +15,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from audit.models import AuditEvent
+from dashboards.tables import Table
 from recycling.models import CampaignStationTotal, DailyCityTotal, DailyStationTotal, RecyclingCampaign
 from recycling.totals import aggregate_campaign
 from tests.dashboards.conftest import generate, ops_user, signed_in
@@ -123,7 +125,7 @@ def test_each_overview_csv_holds_the_numbers_of_its_table(ops_client, national, 
     rows = csv_rows(download)
     t = table(page, slug)
     assert rows[0] == [str(c) for c in t.columns]
-    assert rows[1:] == [[cell.csv for cell in row] for row in t.rows]
+    assert rows[1:] == [[str(cell.csv) for cell in row] for row in t.rows]
 
 
 def test_the_city_page_ranks_its_stations_against_the_national_median(ops_client, national):
@@ -161,7 +163,7 @@ def test_the_city_page_ranks_its_stations_against_the_national_median(ops_client
     rows = csv_rows(download)[1:]
     assert len(rows) == len(truth)
     assert [r[1] for r in rows] == [c for c, _n, _d in truth]
-    assert rows[: len(ranked)] == [[cell.csv for cell in row] for row in table(response, "city-stations").rows]
+    assert rows[: len(ranked)] == [[str(cell.csv) for cell in row] for row in table(response, "city-stations").rows]
 
 
 def test_a_date_range_narrows_every_figure(ops_client, national):
@@ -367,3 +369,24 @@ def test_the_city_page_lists_its_first_flags_and_the_csv_all(ops_client, nationa
     assert summary["Flagged station-days"] == 1
     download = ops_client.get(reverse("dashboards:csv", args=["city-anomalies"]), query(national, city=city.code))
     assert len(csv_rows(download)) == 2  # the header and the planted station-day
+
+
+def test_a_csv_download_is_audited(ops_client, national):
+    download = ops_client.get(reverse("dashboards:csv", args=["overview-daily"]), query(national))
+    assert download.status_code == 200
+    [event] = AuditEvent.objects.filter(action=AuditEvent.Action.CSV_EXPORTED)
+    assert event.user.username == "ops-1" and event.details["table"] == "overview-daily"
+    assert event.details["rows"] == len(csv_rows(download)) - 1
+
+
+def test_csv_cells_that_start_like_a_formula_are_neutralised():
+    """Every table's CSV goes through core.csv_cells: a text cell cannot become a formula, a
+    negative number stays a number."""
+    table = Table(slug="t", caption="t", columns=["=name", "change"])
+    table.add('=HYPERLINK("http://evil")', -12.5)
+    table.add("@SUM(A1)", -3)
+    assert csv_rows(table.csv_response("t.csv")) == [
+        ["'=name", "change"],
+        ['\'=HYPERLINK("http://evil")', "-12.5"],
+        ["'@SUM(A1)", "-3"],
+    ]
