@@ -200,14 +200,22 @@ def set_up() -> dict:
 
 
 def create_members(User, Member, Account) -> None:
-    """MEMBERS bench members with their users and accounts, each in one INSERT (consecutive ids)."""
-    users = User.objects.bulk_create(User(username=f"bench-member-{n}", password="!") for n in range(MEMBERS))
+    """MEMBERS bench members with their users and accounts (consecutive ids: one process inserts
+    them, in order). In batches: with server-side binding each INSERT may carry at most 65,535
+    parameters."""
+    batch = 2_000
+    users = User.objects.bulk_create(
+        (User(username=f"bench-member-{n}", password="!") for n in range(MEMBERS)), batch_size=batch
+    )
     accounts = Account.objects.bulk_create(
-        Account(kind=Account.Kind.MEMBER, balance_must_not_go_negative=True) for _user in users
+        (Account(kind=Account.Kind.MEMBER, balance_must_not_go_negative=True) for _user in users), batch_size=batch
     )
     Member.objects.bulk_create(
-        Member(user=user, mobile=f"1990{n:07d}", code=member_code(n), account=account)
-        for n, (user, account) in enumerate(zip(users, accounts, strict=True))
+        (
+            Member(user=user, mobile=f"1990{n:07d}", code=member_code(n), account=account)
+            for n, (user, account) in enumerate(zip(users, accounts, strict=True))
+        ),
+        batch_size=batch,
     )
 
 

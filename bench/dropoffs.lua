@@ -31,7 +31,7 @@ end
 
 function init(args)
   mode, batch_size, members, prefix = args[1], tonumber(args[2]), tonumber(args[3]), args[4]
-  local id, token = string.match(args[4 + device], "^(%d+):(%w+)$")
+  local id, token = string.match(args[4 + device], "^(%d+):(.+)$")
   station = { id = id, token = token }
   math.randomseed(os.time() * 100 + device)
 end
