@@ -8,7 +8,7 @@ from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.widgets import AdminSplitDateTime, AutocompleteSelect
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin import ReadOnlyAdminMixin, SuperuserOnlyAdminMixin, service_form_page
+from core.admin import CheckedAutocompleteSelect, ReadOnlyAdminMixin, SuperuserOnlyAdminMixin, service_form_page
 from stations.models import Station
 
 from . import services
@@ -43,7 +43,7 @@ class ApiTokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name in ("user", "station"):
             field = self.fields[name]
-            widget = AutocompleteSelect(ApiToken._meta.get_field(name), admin_site)
+            widget = CheckedAutocompleteSelect(ApiToken._meta.get_field(name), admin_site)  # junk: no choice, not a 500
             widget.choices, widget.is_required = field.choices, field.required
             field.widget = widget
 

@@ -13,9 +13,9 @@ from django.db.models import F
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone, translation
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api.services import create_api_token
 from ledger.models import Account
 from recycling import errors
 from recycling.models import CartonInventory, CartonMovement, DropOff
@@ -214,7 +214,7 @@ def test_only_the_manager_adjusts_the_stock(station, staff, manager):
 
 def api_void(user, dropoff):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {create_api_token(user=user, name='test device').secret}")
     return client.post(
         reverse("api:dropoff-void", args=[dropoff.pk]),
         {"reason": "logged in error"},

@@ -7,9 +7,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 from redis.exceptions import ConnectionError as RedisConnectionError
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from api.services import create_api_token
 from idempotency.models import IdempotencyKey
 from rewards import errors, services
 from rewards.models import Redemption
@@ -128,7 +128,7 @@ def test_the_admin_hand_out_page_refuses_clearly_at_the_limit(desk, waiting):
 
 def test_the_api_answers_429_at_the_limit(desk, waiting):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=desk.staff).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {create_api_token(user=desk.staff, name='test device').secret}")
     url = reverse("api:redemption-collect")
 
     def post(code, n):
