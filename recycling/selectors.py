@@ -73,16 +73,11 @@ def earning_terms_at(*, city_id: int, times: Collection[datetime]) -> dict[datet
             [city_id, last, first],
         )
     )
-    with connection.cursor() as cursor:  # latest first
-        cursor.execute(
-            "SELECT id, valid_from FROM recycling_emissionfactor WHERE valid_from <= %s ORDER BY valid_from DESC",
-            [shanghai_day(last)],
-        )
-        factors = cursor.fetchall()
+    factors = _factors_in_force(at=last)  # latest first
     return {
         at: EarningTerms(
             rule=rule_in_force(rules, city_id=city_id, at=at),
-            emission_factor_id=next((pk for pk, valid_from in factors if valid_from <= shanghai_day(at)), None),
+            emission_factor_id=next((f.pk for f in factors if f.valid_from <= shanghai_day(at)), None),
         )
         for at in times
     }
@@ -215,11 +210,17 @@ def closed_campaigns_on_days(*, days: Collection[date], today: date) -> list[Rec
 
 def emission_factor_in_force(*, at: datetime) -> EmissionFactor | None:
     """The factor with the latest valid_from on or before the Shanghai day of `at`."""
-    return _factors_in_force(at=at).first()
+    return next(iter(_factors_in_force(at=at)), None)
 
 
-def _factors_in_force(*, at: datetime) -> QuerySet[EmissionFactor]:
-    return EmissionFactor.objects.filter(valid_from__lte=shanghai_day(at)).order_by("-valid_from")
+def _factors_in_force(*, at: datetime) -> list[EmissionFactor]:
+    """The factors valid from the Shanghai day of `at` or earlier, latest first (raw SQL: it is
+    one of the drop-off write's reads, see above)."""
+    return list(
+        EmissionFactor.objects.raw(
+            "SELECT * FROM recycling_emissionfactor WHERE valid_from <= %s ORDER BY valid_from DESC", [shanghai_day(at)]
+        )
+    )
 
 
 @dataclass(frozen=True)
