@@ -11,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 WITH_DATABASE := $(if $(DATABASE_URL),,$(BIN)/python -m config.embedded_postgres run --)
 
-.PHONY: run serve test bench chaos lint format messages clean help
+.PHONY: run serve test bench chaos lint format messages vendor vendor-check clean help
 
 help:  ## List the targets
 	@grep -E '^[a-z]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -53,6 +53,14 @@ bench: $(VENV)/.dev-installed  ## Run every benchmark in bench/ (needs PostgreSQ
 
 chaos: $(VENV)/.dev-installed  ## Two minutes of API load and faults (kills, PostgreSQL/Redis restarts), then an audit (needs root)
 	$(BIN)/python chaos/run.py --duration 120
+
+vendor:  ## Refresh the committed front-end files from the pinned npm packages (needs Node.js; frontend/vendor.py)
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund
+	$(PYTHON) frontend/vendor.py
+
+vendor-check:  ## Fail if a committed front-end file differs from its pinned npm package (needs Node.js)
+	cd frontend && npm ci --ignore-scripts --no-audit --no-fund
+	$(PYTHON) frontend/vendor.py --check
 
 lint: $(VENV)/.dev-installed  ## Lint and check formatting
 	$(BIN)/ruff check .
