@@ -32,8 +32,8 @@ from ..errors import DomainError, VoidNotAllowed
 from ..forms import CartonMovementForm, DropOffForm, VoidReasonForm
 from ..models import CartonInventory, CartonMovement, DropOff
 from ..permissions import can_void_dropoff
-from ..selectors import member_search_term, search_members
-from ..services import DropOffResult, record_carton_movement, record_dropoff, void_dropoff
+from ..selectors import member_search_term
+from ..services import DropOffResult, record_carton_movement, record_dropoff, search_members, void_dropoff
 from ..tasks import unqueued_recomputes
 
 
