@@ -284,6 +284,8 @@ class CampaignProgressSerializer(serializers.Serializer):
     notebooks = serializers.IntegerField()
     target_notebooks = serializers.IntegerField()
     percent = serializers.FloatField()
+    bought = serializers.IntegerField(help_text="Notebooks of the pledged ones bought so far.")
+    delivered = serializers.IntegerField(help_text="Notebooks of the bought ones delivered to schools.")
 
 
 class CampaignSerializer(serializers.Serializer):

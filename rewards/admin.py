@@ -7,9 +7,10 @@ nothing can be deleted.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.core.validators import FileExtensionValidator
 from django.db import connection, models
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,8 +23,16 @@ from recycling.errors import DomainError
 from stations.models import Station
 from stations.selectors import manages, stations_for_user, stations_managed_by, works_at
 
-from . import services
-from .models import PICKUP_CODE_LENGTH, DonationCampaign, Redemption, Reward, StationStock
+from . import deliveries, services
+from .models import (
+    PICKUP_CODE_LENGTH,
+    DonationCampaign,
+    NotebookDelivery,
+    NotebookPurchase,
+    Redemption,
+    Reward,
+    StationStock,
+)
 from .selectors import campaign_progress, stock_for_user
 
 FORM_TEMPLATE = "admin/rewards/form_page.html"
@@ -286,3 +295,109 @@ class StationStockAdmin(admin.ModelAdmin):
         else:
             title = gettext("Change stock: %(stock)s") % {"stock": stock}
         return service_form_page(self, request, form, title=title, template=FORM_TEMPLATE, submit_label=gettext("Save"))
+
+
+# --- Donations followed to the school: purchases and deliveries (rewards/deliveries.py) --------
+
+RECEIPT_TYPES = ("pdf", "jpg", "jpeg", "png")
+MAX_RECEIPT_BYTES = 5 * 1024 * 1024
+
+
+class PurchaseForm(forms.Form):
+    campaign = forms.ModelChoiceField(label=_("campaign"), queryset=DonationCampaign.objects.all())
+    notebooks = forms.IntegerField(label=_("notebooks bought"), min_value=1, max_value=10_000_000)
+    supplier = forms.CharField(label=_("supplier"), max_length=200)
+    cost = forms.DecimalField(label=_("cost (yuan)"), min_value=0, max_digits=12, decimal_places=2)
+    bought_on = forms.DateField(label=_("bought on"), widget=admin.widgets.AdminDateWidget)
+
+
+class DeliveryForm(forms.Form):
+    purchase = forms.ModelChoiceField(label=_("purchase"), queryset=NotebookPurchase.objects.select_related("campaign"))
+    school = forms.CharField(label=_("school"), max_length=200)
+    notebooks = forms.IntegerField(label=_("notebooks delivered"), min_value=1, max_value=10_000_000)
+    delivered_on = forms.DateField(label=_("delivered on"), widget=admin.widgets.AdminDateWidget)
+    receipt = forms.FileField(
+        label=_("receipt or photo"),
+        required=False,
+        validators=[FileExtensionValidator(RECEIPT_TYPES)],
+        help_text=_("The school's signed receipt or a photo of the hand-over (PDF, JPEG or PNG, at most 5 MB)."),
+    )
+
+    def clean_receipt(self):
+        receipt = self.cleaned_data["receipt"]
+        if receipt and receipt.size > MAX_RECEIPT_BYTES:
+            raise forms.ValidationError(_("The file is larger than 5 MB."))
+        return receipt
+
+
+class NotebookRecordAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Superusers record notebooks bought and delivered through one service call each; a record
+    is never changed afterwards (a mistake is corrected by the audit's eye, not by editing)."""
+
+    form_class: type[forms.Form]  # its fields are the service's arguments, with user=
+    record: staticmethod  # the service: deliveries.record_purchase or record_delivery
+    add_title: str
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_superuser
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = self.form_class(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                saved = self.record(**form.cleaned_data, user=request.user)
+            except DomainError as error:
+                form.add_error(None, error.message)
+            else:
+                self.message_user(request, gettext("Recorded: %(record)s.") % {"record": saved}, messages.SUCCESS)
+                return HttpResponseRedirect(reverse(f"admin:rewards_{self.opts.model_name}_changelist"))
+        return service_form_page(
+            self, request, form, title=self.add_title, template=FORM_TEMPLATE, submit_label=gettext("Save")
+        )
+
+
+@admin.register(NotebookPurchase)
+class NotebookPurchaseAdmin(NotebookRecordAdmin):
+    list_display = ("bought_on", "campaign", "notebooks", "supplier", "cost", "recorded_by")
+    list_filter = ("campaign",)
+    list_select_related = ("campaign", "recorded_by")
+    form_class = PurchaseForm
+    record = staticmethod(deliveries.record_purchase)
+    add_title = _("Record notebooks bought")
+
+
+@admin.register(NotebookDelivery)
+class NotebookDeliveryAdmin(NotebookRecordAdmin):
+    list_display = ("delivered_on", "school", "notebooks", "purchase", "receipt_link", "recorded_by")
+    list_filter = ("purchase__campaign",)
+    list_select_related = ("purchase", "recorded_by")
+    search_fields = ("school",)
+    form_class = DeliveryForm
+    record = staticmethod(deliveries.record_delivery)
+    add_title = _("Record notebooks delivered to a school")
+    exclude = ("receipt",)
+    readonly_fields = ("receipt_link",)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(self.receipt_view)
+        return [path("<int:delivery_id>/receipt/", view, name="rewards_notebookdelivery_receipt"), *super().get_urls()]
+
+    @admin.display(description=_("receipt or photo"))
+    def receipt_link(self, delivery: NotebookDelivery) -> str:
+        if not delivery.receipt:
+            return "–"
+        url = reverse("admin:rewards_notebookdelivery_receipt", args=[delivery.pk])
+        return format_html('<a href="{}">{}</a>', url, gettext("Open"))
+
+    def receipt_view(self, request: HttpRequest, delivery_id: int) -> FileResponse:
+        """The uploaded file, to superusers only: receipts are not public files."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        delivery = get_object_or_404(NotebookDelivery, pk=delivery_id)
+        if not delivery.receipt:
+            raise Http404
+        return FileResponse(
+            delivery.receipt.open("rb"), as_attachment=False, filename=delivery.receipt.name.rsplit("/", 1)[-1]
+        )

@@ -223,6 +223,40 @@ def stock_not_negative() -> list[str]:
     ]
 
 
+NOTEBOOKS_THAT_DISAGREE = """
+    SELECT 'purchase', p.id, p.notebooks, COALESCE(SUM(a.notebooks), 0)
+    FROM rewards_notebookpurchase p LEFT JOIN rewards_donationallocation a ON a.purchase_id = p.id
+    GROUP BY p.id HAVING p.notebooks <> COALESCE(SUM(a.notebooks), 0)
+    UNION ALL
+    SELECT 'delivery', d.id, d.notebooks, COALESCE(SUM(a.notebooks), 0)
+    FROM rewards_notebookdelivery d LEFT JOIN rewards_donationallocation a ON a.delivery_id = d.id
+    GROUP BY d.id HAVING d.notebooks <> COALESCE(SUM(a.notebooks), 0)
+    UNION ALL
+    SELECT 'donation', n.id, n.notebooks, SUM(a.notebooks)
+    FROM rewards_donation n JOIN rewards_donationallocation a ON a.donation_id = n.id
+    GROUP BY n.id HAVING SUM(a.notebooks) > n.notebooks
+    UNION ALL
+    SELECT 'allocation', a.id, a.purchase_id, d.purchase_id
+    FROM rewards_donationallocation a JOIN rewards_notebookdelivery d ON d.id = a.delivery_id
+    JOIN rewards_donation n ON n.id = a.donation_id JOIN rewards_notebookpurchase p ON p.id = a.purchase_id
+    WHERE d.purchase_id <> a.purchase_id OR p.campaign_id <> n.campaign_id
+    ORDER BY 1, 2
+"""
+
+
+def notebooks_are_allocated_exactly() -> list[str]:
+    """Every notebook bought is some donation's, every notebook delivered came from its purchase's
+    allocations, no donation is allocated more notebooks than it funded, and an allocation's
+    delivery, purchase and donation are of one campaign (rewards/deliveries.py)."""
+    messages = {
+        "purchase": "purchase {0}: {1} notebooks bought, {2} allocated to donations",
+        "delivery": "delivery {0}: {1} notebooks delivered, {2} allocations carried",
+        "donation": "donation {0}: {1} notebooks funded, {2} allocated",
+        "allocation": "allocation {0}: purchase {1}, its delivery's purchase {2} (or another campaign's donation)",
+    }
+    return [messages[kind].format(pk, a, b) for kind, pk, a, b in rows(NOTEBOOKS_THAT_DISAGREE)]
+
+
 def register_checks() -> None:
     register_cause("debit of redemption", DEBIT_CAUSE)
     register_cause("refund of redemption", REFUND_CAUSE)
@@ -233,3 +267,4 @@ def register_checks() -> None:
     register_check("reward balances match redemptions", reward_balances_match_redemptions)
     register_check("redemptions have their stock", redemptions_have_their_stock)
     register_check("no negative stock", stock_not_negative)
+    register_check("notebooks are allocated exactly", notebooks_are_allocated_exactly)

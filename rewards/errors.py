@@ -89,3 +89,13 @@ class InvalidStockChange(DomainError):
 class TooManyPickupCodes(DomainError):
     code = "too_many_pickup_codes"
     default_message = _("Too many wrong pickup codes at this station: wait, then type the code the member shows again.")
+
+
+class NotebooksNotAvailable(DomainError):
+    code = "notebooks_not_available"
+    default_message = _("There are not that many notebooks to allocate.")
+
+
+class InvalidRecordDay(DomainError):
+    code = "invalid_record_day"
+    default_message = _("Choose a day that has come, and not before the notebooks were bought.")

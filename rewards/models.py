@@ -319,3 +319,110 @@ class Donation(models.Model):
             "notebooks": self.notebooks,
             "campaign": self.campaign.title_zh,
         }
+
+
+# --- Donations followed to the school (rewards/deliveries.py writes these) ----------------------
+
+
+class NotebookPurchase(models.Model):
+    """Notebooks bought for a campaign with its donated points: how many, from whom, at what
+    cost. Recording one allocates it to the campaign's donations first in, first out
+    (DonationAllocation), so each donation knows which purchase bought its notebooks."""
+
+    campaign = models.ForeignKey(
+        DonationCampaign, on_delete=models.PROTECT, related_name="purchases", verbose_name=_("campaign")
+    )
+    notebooks = models.PositiveIntegerField(_("notebooks bought"))
+    supplier = models.CharField(_("supplier"), max_length=200)
+    cost = models.DecimalField(_("cost (yuan)"), max_digits=12, decimal_places=2)
+    bought_on = models.DateField(_("bought on"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("notebook purchase")
+        verbose_name_plural = _("notebook purchases")
+        ordering = ["-bought_on", "-pk"]
+        constraints = [
+            models.CheckConstraint(condition=Q(notebooks__gt=0), name="purchase_notebooks_positive"),
+            models.CheckConstraint(condition=Q(cost__gte=0), name="purchase_cost_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return _("%(notebooks)s notebooks from %(supplier)s, %(day)s") % {
+            "notebooks": self.notebooks,
+            "supplier": self.supplier,
+            "day": self.bought_on,
+        }
+
+
+class NotebookDelivery(models.Model):
+    """Notebooks of one purchase handed to a named school, with the receipt or a photo."""
+
+    purchase = models.ForeignKey(
+        NotebookPurchase, on_delete=models.PROTECT, related_name="deliveries", verbose_name=_("purchase")
+    )
+    school = models.CharField(_("school"), max_length=200)
+    notebooks = models.PositiveIntegerField(_("notebooks delivered"))
+    delivered_on = models.DateField(_("delivered on"))
+    receipt = models.FileField(
+        _("receipt or photo"),
+        upload_to="deliveries/%Y/%m/",
+        blank=True,
+        help_text=_("The school's signed receipt or a photo of the hand-over (PDF, JPEG or PNG, at most 5 MB)."),
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name=_("recorded by")
+    )
+    created_at = models.DateTimeField(_("recorded at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("notebook delivery")
+        verbose_name_plural = _("notebook deliveries")
+        ordering = ["-delivered_on", "-pk"]
+        constraints = [models.CheckConstraint(condition=Q(notebooks__gt=0), name="delivery_notebooks_positive")]
+
+    def __str__(self) -> str:
+        return _("%(notebooks)s notebooks to %(school)s, %(day)s") % {
+            "notebooks": self.notebooks,
+            "school": self.school,
+            "day": self.delivered_on,
+        }
+
+
+class DonationAllocation(models.Model):
+    """Some of a donation's notebooks: bought by a purchase and, once delivered, carried by a
+    delivery. A purchase's notebooks are allocated to the campaign's donations first in, first
+    out, when it is recorded; a delivery then takes its purchase's undelivered allocations in the
+    same order, splitting the last one if it takes only part. So every donation reads
+    "N notebooks reached <school> on <day>" for each delivery that carried some of it."""
+
+    donation = models.ForeignKey(
+        Donation, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("donation")
+    )
+    purchase = models.ForeignKey(
+        NotebookPurchase, on_delete=models.PROTECT, related_name="allocations", verbose_name=_("purchase")
+    )
+    delivery = models.ForeignKey(
+        NotebookDelivery,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="allocations",
+        verbose_name=_("delivery"),
+    )
+    notebooks = models.PositiveIntegerField(_("notebooks"))
+
+    class Meta:
+        verbose_name = _("donation allocation")
+        verbose_name_plural = _("donation allocations")
+        ordering = ["donation_id", "pk"]
+        constraints = [models.CheckConstraint(condition=Q(notebooks__gt=0), name="allocation_notebooks_positive")]
+
+    def __str__(self) -> str:
+        return _("%(notebooks)s notebooks of donation %(donation)s") % {
+            "notebooks": self.notebooks,
+            "donation": self.donation_id,
+        }

@@ -1,7 +1,7 @@
 """Reads about rewards, stock, reservations and campaigns."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet, Sum
@@ -15,7 +15,15 @@ from recycling.models import Member
 from stations.models import Station
 from stations.selectors import stations_for_user
 
-from .models import Donation, DonationCampaign, Redemption, Reward, StationStock
+from .models import (
+    Donation,
+    DonationAllocation,
+    DonationCampaign,
+    NotebookDelivery,
+    Redemption,
+    Reward,
+    StationStock,
+)
 
 # Reservations that count against a member's daily limit: a cancelled or expired one gave its
 # points and stock back, so it does not.
@@ -98,8 +106,10 @@ def stock_for_user(*, user: AbstractBaseUser) -> QuerySet[StationStock]:
 @dataclass(frozen=True)
 class CampaignProgress:
     points: int
-    notebooks: int
+    notebooks: int  # pledged: funded by the donations
     target_notebooks: int
+    bought: int  # of the pledged notebooks (rewards/deliveries.py)
+    delivered: int  # of the bought ones, to schools
 
     @property
     def percent(self) -> float:
@@ -108,10 +118,59 @@ class CampaignProgress:
 
 def campaign_progress(*, campaign: DonationCampaign) -> CampaignProgress:
     """Progress: points are the balance of the campaign's own ledger account (what was donated),
-    notebooks the sum of the donations (each keeps the notebooks its points funded)."""
-    points = Account.objects.values_list("balance", flat=True).get(pk=campaign.account_id)
-    notebooks = campaign.donations.aggregate(total=Sum("notebooks"))["total"] or 0
-    return CampaignProgress(points=points, notebooks=notebooks, target_notebooks=campaign.target_notebooks)
+    notebooks the sum of the donations (each keeps the notebooks its points funded), then how
+    many of them were bought and delivered."""
+
+    def total(queryset) -> int:
+        return queryset.aggregate(total=Sum("notebooks"))["total"] or 0
+
+    return CampaignProgress(
+        points=Account.objects.values_list("balance", flat=True).get(pk=campaign.account_id),
+        notebooks=total(campaign.donations.all()),
+        target_notebooks=campaign.target_notebooks,
+        bought=total(campaign.purchases.all()),
+        delivered=total(NotebookDelivery.objects.filter(purchase__campaign=campaign)),
+    )
+
+
+@dataclass(frozen=True)
+class Arrival:
+    notebooks: int
+    school: str
+    day: date
+
+
+@dataclass
+class Journey:
+    """Where one donation's notebooks are: delivered (to which school, when), bought and on
+    their way, or still waiting to be bought (rewards/deliveries.py allocates them)."""
+
+    notebooks: int
+    arrivals: list[Arrival]
+    on_the_way: int
+
+    @property
+    def waiting(self) -> int:
+        return self.notebooks - self.on_the_way - sum(arrival.notebooks for arrival in self.arrivals)
+
+
+def donation_journeys(*, donations) -> dict[int, Journey]:
+    """Each donation's Journey, by donation id (one query for all of them)."""
+    journeys = {donation.pk: Journey(notebooks=donation.notebooks, arrivals=[], on_the_way=0) for donation in donations}
+    allocations = (
+        DonationAllocation.objects.filter(donation_id__in=journeys)
+        .select_related("delivery")
+        .order_by("donation_id", "delivery__delivered_on", "pk")
+    )
+    for allocation in allocations:
+        journey = journeys[allocation.donation_id]
+        delivery = allocation.delivery
+        if delivery is None:
+            journey.on_the_way += allocation.notebooks
+        else:
+            arrival = Arrival(notebooks=allocation.notebooks, school=delivery.school, day=delivery.delivered_on)
+            journey.arrivals.append(arrival)
+    return journeys
 
 
 @dataclass(frozen=True)

@@ -133,6 +133,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploads (a delivery's receipt or photo): not public; the admin serves each file to superusers
+# (rewards/admin.py, NotebookDeliveryAdmin.receipt_view). Back this folder up with the database.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "var" / "media")
 STATICFILES_FINDERS = [
     "django.contrib.staticfiles.finders.FileSystemFinder",
     "django.contrib.staticfiles.finders.AppDirectoriesFinder",

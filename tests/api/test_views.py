@@ -125,7 +125,14 @@ def test_campaigns_and_donations(world, client_for):
     donated = member.post("/api/v1/donations/", {"campaign": world.campaign.pk, "notebooks": 1}, format="json")
     assert donated.status_code == 201 and donated.json()["points"] == 50
     campaign = member.get(f"/api/v1/campaigns/{world.campaign.pk}/").json()
-    assert campaign["progress"] == {"points": 50, "notebooks": 1, "target_notebooks": 1000, "percent": 0.1}
+    assert campaign["progress"] == {
+        "points": 50,
+        "notebooks": 1,
+        "target_notebooks": 1000,
+        "percent": 0.1,
+        "bought": 0,
+        "delivered": 0,
+    }
     assert len(results(member.get("/api/v1/donations/"))) == 1
     assert results(client_for("member_y").get("/api/v1/donations/")) == []
 
