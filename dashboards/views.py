@@ -29,6 +29,13 @@ from .forms import FilterForm, FlagDecisionForm
 from .tables import Cell, Table, growth_percent, percent
 
 STATIONS_PER_PAGE = 50
+
+
+def _no_flags() -> str:
+    """What an empty flags table says: nothing was flagged (not that data is missing)."""
+    return _("No flags on these days.")
+
+
 FLAGS_ON_CITY_PAGE = 50  # a city's page lists the first flags; its CSV and the anomaly page all
 
 
@@ -284,6 +291,8 @@ def _flags_table(slug: str, caption: str, flags: list[anomalies.Flag]) -> Table:
             _("Drop-offs in the admin"),
         ],
         row_headers=2,
+        empty=_("No flags on these days (a city is judged on a day when %(n)d or more of its stations have cartons).")
+        % {"n": anomalies.MIN_STATIONS},
     )
     for flag in flags:
         table.add(
@@ -408,6 +417,7 @@ def _cap_table(flags: list[anomalies.CapFlag], decided: dict) -> Table:
         caption=_("Members at the daily cap at %(n)d or more stations in a day") % {"n": anomalies.MIN_CAP_STATIONS},
         columns=[_("Day"), _("Member"), _("Stations"), _("Cartons"), _("Cartons earning points"), _("Daily cap")],
         row_headers=2,
+        empty=_no_flags(),
     )
     for flag in flags:
         table.add(flag.day, flag.member, flag.stations, flag.cartons, flag.earning_cartons, flag.cap)
@@ -430,6 +440,7 @@ def _staff_table(flags: list[anomalies.StaffFlag], decided: dict) -> Table:
             _("Staff users of the city that day"),
         ],
         row_headers=2,
+        empty=_no_flags(),
     )
     for flag in flags:
         table.add(
@@ -462,6 +473,7 @@ def _late_table(flags: list[anomalies.LateFlag], decided: dict) -> Table:
             _("Points"),
             _("Status"),
         ],
+        empty=_no_flags(),
     )
     statuses = dict(DropOff.Status.choices)
     for flag in flags:
