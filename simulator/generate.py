@@ -17,7 +17,8 @@ Phases of `simulate()`, all in one transaction (a failure leaves the database as
    (new members: 45% of drop-offs, so a member averages about two visits). Cartons per drop-off
    follow a geometric law (mean about 2.9, at most 50); the earning rule and its caps (daily,
    and weekly and monthly when the rule sets them) apply as in recycling.services.record_dropoff.
-   A few drop-offs (0.3%) are voided soon after, with the reversal of their points. After a
+   A few drop-offs (0.3%) are voided soon after, with the reversal of their points. With
+   plant_anomalies, the PLANTS of the year come first out of their day's cartons (see Plant). After a
    drop-off a member may reserve eggs or a tote bag (collected 85%, cancelled 5%, expired 10%,
    the last two refunded by a reversal) or donate notebooks, never spending points they do not
    have at that moment (refunds count only once they happened). Consumers sending parcels take

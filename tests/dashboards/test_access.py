@@ -10,6 +10,8 @@ from tests.dashboards.conftest import ops_user, signed_in
 PAGES = [
     reverse("dashboards:overview"),
     reverse("dashboards:anomalies"),
+    reverse("dashboards:now"),
+    reverse("dashboards:csv", args=["now-periods"]),
     reverse("dashboards:csv", args=["overview-daily"]),
 ]
 
