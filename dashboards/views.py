@@ -29,14 +29,12 @@ from .forms import FilterForm, FlagDecisionForm
 from .tables import Cell, Table, growth_percent, percent
 
 STATIONS_PER_PAGE = 50
+FLAGS_ON_CITY_PAGE = 50  # a city's page lists the first flags; its CSV and the anomaly page all
 
 
 def _no_flags() -> str:
     """What an empty flags table says: nothing was flagged (not that data is missing)."""
     return _("No flags on these days.")
-
-
-FLAGS_ON_CITY_PAGE = 50  # a city's page lists the first flags; its CSV and the anomaly page all
 
 
 def _filters(request: HttpRequest) -> FilterForm:

@@ -35,7 +35,7 @@ in a fixed order, so the same seed on an emptied database gives the same rows wi
 """
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import accumulate
@@ -114,11 +114,11 @@ LATE_HOURS = 30  # a drop-off synced by a device that was offline over a day
 
 @dataclass(frozen=True)
 class Plant:
-    """One planted anomaly of a campaign year: at the second station of the city of rank
-    `city_rank` (0: the largest) on day `day_index` of the window, `pile` drop-offs of
-    `pile_cartons` cartons each (the station-day and its staff login far above the city's),
-    and with `collector` a member whose 18 cartons there and one at each of two more stations
-    reach the daily cap at three stations, and one ordinary drop-off recorded LATE_HOURS late."""
+    """One planted anomaly of a campaign year, in the city of rank `city_rank` (0: the largest) on
+    day `day_index` of the window: at its second station `pile` drop-offs of `pile_cartons`
+    cartons each (the station-day and its staff login far above the city's); its first
+    station's ordinary drop-off recorded LATE_HOURS late; with `collector`, a member whose 18
+    cartons at the second station and one at each of two more reach the daily cap at three."""
 
     year: int
     day_index: int
@@ -339,7 +339,7 @@ def upsert_cities() -> list[City]:
     return result
 
 
-def build_network(*, scale: float, seed: int, created: datetime, dense_city_ranks: set[int] = frozenset()) -> Network:
+def build_network(*, scale: float, seed: int, created: datetime, dense_city_ranks: Collection[int] = ()) -> Network:
     """The cities and their stations; the cities of rank `dense_city_ranks` (0: the largest)
     with at least PLANTED_CITY_STATIONS stations, for planted anomalies."""
     rng = random.Random(f"{seed}:network")
@@ -544,7 +544,7 @@ class CampaignRun:
         network: Network,
         catalog: DemoCatalog,
         progress: bool,
-        plants: list[Plant] = (),
+        plants: Collection[Plant] = (),
     ):
         self.campaign = campaign
         self.plants = {plant.day_index: plant for plant in plants}
