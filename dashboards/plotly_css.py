@@ -4,12 +4,13 @@ plotly.js adds its rules (the mode bar, hover labels, cursors, notifier) to a <s
 it creates at run time, which the Content-Security-Policy (style-src 'self') refuses. It skips
 that when the page already has an element with id "plotly.js-style-global" and the class
 "no-inline-styles": the dashboards' pages have one, a <link> to static/dashboards/plotly.css,
-which holds the same rules, read from the pinned plotly.min.js by this module (and an empty
-element with the id of the map traces' own <style>, maplibre_style_id()):
+which holds the same rules, read by this module from the pinned bundle the pages load
+(plotly.js-basic-dist-min, copied from npm by `make vendor` into static/vendor/), and an empty
+element with the id of the <style> that the bundle's MapLibre code adds (maplibre_style_id()):
 
     python -m dashboards.plotly_css > dashboards/static/dashboards/plotly.css
 
-(tests/dashboards/test_plotly_css.py fails when the file no longer matches the installed plotly).
+(tests/dashboards/test_plotly_css.py fails when the file no longer matches the vendored bundle).
 The rules are an object literal in plotly.js's bundle (its build/plotcss.js), selectors written
 with X for ".js-plotly-plot .plotly" and Y for ".plotly-notifier", as plotly.js expands them.
 """
@@ -18,11 +19,12 @@ import ast
 import re
 import sys
 from functools import cache
+from pathlib import Path
 
-from dashboards.finders import PACKAGE_DATA
-
+BUNDLE = Path(__file__).resolve().parent / "static" / "vendor" / "plotly.js-basic-dist-min" / "plotly-basic.min.js"
 START = '{"X,X div":'
-# The bundle's map traces (MapLibre) add their own <style> at load unless an element has this id.
+# The bundle's MapLibre code (even the basic bundle holds some) adds its own <style> at load
+# unless an element has this id.
 MAPLIBRE_STYLE = re.compile(
     r'document\.getElementById\("([0-9a-f]{64})"\)\)\{var \w+=document\.createElement\("style"\)'
 )
@@ -63,19 +65,20 @@ def plotly_rules(script: str) -> list[tuple[str, str]]:
 
 @cache
 def _script() -> str:
-    return (PACKAGE_DATA / "plotly.min.js").read_text(encoding="utf-8")
+    return BUNDLE.read_text(encoding="utf-8")
 
 
 @cache
 def maplibre_style_id() -> str:
-    """The id of the <style> the map traces' code adds: the dashboards draw no maps, so an empty
-    element with this id (dashboards/base.html) stops it, as that code checks for one first."""
+    """The id of the <style> the bundle's MapLibre code adds: the dashboards draw no MapLibre
+    map (their city map is a plain scatter of coordinates), so an empty element with this id
+    (dashboards/base.html) stops it, as that code checks for one first."""
     return MAPLIBRE_STYLE.search(_script()).group(1)
 
 
 def stylesheet() -> str:
     script = _script()
-    lines = ["/* plotly.js's style rules, from the pinned plotly.min.js (dashboards/plotly_css.py). */"]
+    lines = ["/* plotly.js's style rules, from the vendored plotly-basic.min.js (dashboards/plotly_css.py). */"]
     lines += [f"{selector} {{{declarations}}}" for selector, declarations in plotly_rules(script)]
     return "\n".join(lines) + "\n"
 

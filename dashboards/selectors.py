@@ -42,10 +42,11 @@ def kg(value) -> Decimal:
 
 @dataclass(frozen=True)
 class Window:
-    """The days a page looks at: a campaign, and a range of its days. The compared campaign's days
-    are matched by day number (day 1 against day 1)."""
+    """The days a page looks at: a campaign, and a range of its days, or (campaign None: the
+    "now" page) any range of days. The compared campaign's days are matched by day number (day 1
+    against day 1)."""
 
-    campaign: RecyclingCampaign
+    campaign: RecyclingCampaign | None
     start: date
     end: date
     compared: RecyclingCampaign | None = None
@@ -67,6 +68,8 @@ class Window:
         first day to its last, or to today while it runs (later days have no totals yet). The
         campaign station totals then hold every station's figures over the window."""
         campaign = self.campaign
+        if campaign is None:
+            return False
         return self.start == campaign.start_day and self.end >= min(campaign.end_day, timezone.localdate())
 
     @property
@@ -188,13 +191,16 @@ class CityRow:
     members: int
     cartons_reused: int
     co2e_kg: Decimal
+    latitude: Decimal | None = None
+    longitude: Decimal | None = None
 
 
-def top_cities(*, window: Window, limit: int = TOP) -> list[CityRow]:
-    """The cities with the most cartons in the window (ties by city code), in one query."""
+def top_cities(*, window: Window, limit: int | None = TOP) -> list[CityRow]:
+    """The cities with the most cartons in the window (ties by city code), in one query; every
+    city with a daily total row in the window with limit=None (the overview's map)."""
     rows = (
         DailyCityTotal.objects.filter(day__range=(window.start, window.end))
-        .values("city_id", "city__code", "city__name", "city__name_zh")
+        .values("city_id", "city__code", "city__name", "city__name_zh", "city__latitude", "city__longitude")
         .annotate(
             cartons=Sum("cartons"), members=Sum("members"), cartons_reused=Sum("cartons_reused"), co2e=Sum("co2e_kg")
         )
@@ -211,9 +217,53 @@ def top_cities(*, window: Window, limit: int = TOP) -> list[CityRow]:
             members=r["members"],
             cartons_reused=r["cartons_reused"],
             co2e_kg=kg(r["co2e"]),
+            latitude=r["city__latitude"],
+            longitude=r["city__longitude"],
         )
         for n, r in enumerate(rows, start=1)
     ]
+
+
+# Now: today, the last 7 and 30 days, all time --------------------------------------------------
+
+RECENT_PERIODS = (("today", 1), ("7_days", 7), ("30_days", 30), ("all_time", None))
+
+
+@dataclass(frozen=True)
+class Period:
+    key: str  # one of RECENT_PERIODS
+    start: date | None  # None: all time
+    end: date
+    figures: DayFigures
+
+
+@dataclass(frozen=True)
+class Recent:
+    today: date
+    periods: list[Period]
+    today_computed_at: datetime | None  # when today's totals were last recomputed; None: not yet
+
+
+def recent_totals(*, today: date) -> Recent:
+    """The national figures of today, the last 7 and the last 30 days (today included; Shanghai
+    days) and all time, from the daily city totals that the Celery task recomputes (today's every
+    five minutes), in one query: a drop-off logged at a desk counts here once its day's totals
+    were recomputed, like everywhere else on these pages."""
+    figures = DAILY_TOTAL_FIGURES
+    aggregates = {"computed": Max("computed_at", filter=Q(day=today))}
+    for key, days in RECENT_PERIODS:
+        within = Q(day__range=(today - timedelta(days=days - 1), today)) if days else Q(day__lte=today)
+        aggregates |= {f"{key}__{name}": Sum(name, filter=within) for name in figures}
+    row = DailyCityTotal.objects.aggregate(**aggregates)
+    periods = []
+    for key, days in RECENT_PERIODS:
+        start = today - timedelta(days=days - 1) if days else None
+        totals = DayFigures(day=start or today)
+        for name in figures:
+            setattr(totals, name, row[f"{key}__{name}"] or 0)
+        totals.co2e_kg = kg(totals.co2e_kg)
+        periods.append(Period(key=key, start=start, end=today, figures=totals))
+    return Recent(today=today, periods=periods, today_computed_at=row["computed"])
 
 
 # Stations -----------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ class Table:
     rows: list[list[Cell]] = field(default_factory=list)
     row_headers: int = 1  # leading cells of a row that are <th scope="row">
     note: str = ""
+    empty: str = ""  # what an empty table says (default: nothing to show for these days)
 
     def add(self, *values: Any, hrefs: dict[int, str] | None = None) -> None:
         hrefs = hrefs or {}

@@ -9,6 +9,7 @@ app_name = "dashboards"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("now/", views.now, name="now"),
     path("cities/<str:code>/", views.city, name="city"),
     path("anomalies/", views.anomaly_flags, name="anomalies"),
     path("flags/<str:kind>/<str:subject>/", views.flag, name="flag"),

@@ -5,7 +5,7 @@ HTML view and the CSV view call, so a download holds the numbers of the table on
 Views only parse the filters and pick a template; the reads are in selectors and anomalies.
 """
 
-from datetime import date
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -32,6 +32,11 @@ STATIONS_PER_PAGE = 50
 FLAGS_ON_CITY_PAGE = 50  # a city's page lists the first flags; its CSV and the anomaly page all
 
 
+def _no_flags() -> str:
+    """What an empty flags table says: nothing was flagged (not that data is missing)."""
+    return _("No flags on these days.")
+
+
 def _filters(request: HttpRequest) -> FilterForm:
     return FilterForm(request.GET or None, campaigns=selectors.campaigns(), cities=selectors.cities())
 
@@ -56,7 +61,11 @@ def _dropoffs_url(flag: anomalies.Flag) -> str:
     return f"{reverse('admin:recycling_dropoff_changelist')}?{query}"
 
 
-def _daily_table(slug: str, caption: str, series: selectors.Series, *, members_label: str) -> Table:
+def _daily_table(
+    slug: str, caption: str, series: selectors.Series, *, members_label: str, compared: bool = True
+) -> Table:
+    """The window's days, one a row; with `compared`, the compared campaign's matching days beside them."""
+    compared_columns = [_("Compared day"), _("Compared cartons"), _("Compared cumulative")] if compared else []
     table = Table(
         slug=slug,
         caption=caption,
@@ -64,9 +73,7 @@ def _daily_table(slug: str, caption: str, series: selectors.Series, *, members_l
             _("Day"),
             _("Cartons"),
             _("Cumulative cartons"),
-            _("Compared day"),
-            _("Compared cartons"),
-            _("Compared cumulative"),
+            *compared_columns,
             _("Drop-offs"),
             members_label,
             _("Points issued"),
@@ -82,9 +89,7 @@ def _daily_table(slug: str, caption: str, series: selectors.Series, *, members_l
             d.day,
             d.cartons,
             d.cumulative,
-            d.compared_day,
-            d.compared_cartons,
-            d.compared_cumulative,
+            *((d.compared_day, d.compared_cartons, d.compared_cumulative) if compared else ()),
             d.dropoffs,
             d.members,
             d.points_issued,
@@ -120,7 +125,8 @@ def _summary_table(slug: str, caption: str, window, series, *, members_label: st
 
 
 def _chart(series: selectors.Series, *, title: str, target: int | None = None) -> dict:
-    """What charts.js draws: daily cartons (bars), cumulative and compared cumulative (lines)."""
+    """What charts.js draws: daily cartons (bars), cumulative and compared cumulative (lines).
+    Plain JSON for plotly.js in the browser (no figure is built in Python)."""
     chart = {
         "title": title,
         "days": [d.day.isoformat() for d in series.days],
@@ -180,7 +186,8 @@ def _overview(window: selectors.Window) -> dict:
             _("kg CO2e avoided"),
         ],
     )
-    for row in selectors.top_cities(window=window):
+    every_city = selectors.top_cities(window=window, limit=None)
+    for row in every_city[: selectors.TOP]:
         href = reverse("dashboards:city", args=[row.code]) + "?" + _query(window)
         cities.add(
             row.rank,
@@ -210,6 +217,28 @@ def _overview(window: selectors.Window) -> dict:
         },
         "tables": [summary, daily, cities, stations],
         "chart": _chart(series, title=_("Cartons, national"), target=campaign.target_cartons),
+        "map": _map(window, every_city),
+    }
+
+
+def _map(window: selectors.Window, rows: list[selectors.CityRow]) -> dict:
+    """What charts.js draws as the map: each city with cartons in the window a bubble at its
+    coordinates (longitude as x, latitude as y), its area in proportion to its cartons, linking
+    to its page. No borders or outlines: see the note under the map."""
+    placed = [row for row in rows if row.latitude is not None and row.longitude is not None]
+    query = _query(window)
+    return {
+        "title": _("Cartons by city, %(start)s to %(end)s") % {"start": window.start, "end": window.end},
+        "lon": [float(row.longitude) for row in placed],
+        "lat": [float(row.latitude) for row in placed],
+        "cartons": [row.cartons for row in placed],
+        "names": [f"{row.name_zh} {row.name}" for row in placed],
+        "hrefs": [reverse("dashboards:city", args=[row.code]) + "?" + query for row in placed],
+        "labels": {
+            "cartons": _("Cartons"),
+            "lon": _("Longitude (°E)"),
+            "lat": _("Latitude (°N)"),
+        },
     }
 
 
@@ -284,6 +313,8 @@ def _flags_table(slug: str, caption: str, flags: list[anomalies.Flag]) -> Table:
             _("Drop-offs in the admin"),
         ],
         row_headers=2,
+        empty=_("No flags on these days (a city is judged on a day when %(n)d or more of its stations have cartons).")
+        % {"n": anomalies.MIN_STATIONS},
     )
     for flag in flags:
         table.add(
@@ -408,6 +439,7 @@ def _cap_table(flags: list[anomalies.CapFlag], decided: dict) -> Table:
         caption=_("Members at the daily cap at %(n)d or more stations in a day") % {"n": anomalies.MIN_CAP_STATIONS},
         columns=[_("Day"), _("Member"), _("Stations"), _("Cartons"), _("Cartons earning points"), _("Daily cap")],
         row_headers=2,
+        empty=_no_flags(),
     )
     for flag in flags:
         table.add(flag.day, flag.member, flag.stations, flag.cartons, flag.earning_cartons, flag.cap)
@@ -430,6 +462,7 @@ def _staff_table(flags: list[anomalies.StaffFlag], decided: dict) -> Table:
             _("Staff users of the city that day"),
         ],
         row_headers=2,
+        empty=_no_flags(),
     )
     for flag in flags:
         table.add(
@@ -462,6 +495,7 @@ def _late_table(flags: list[anomalies.LateFlag], decided: dict) -> Table:
             _("Points"),
             _("Status"),
         ],
+        empty=_no_flags(),
     )
     statuses = dict(DropOff.Status.choices)
     for flag in flags:
@@ -482,6 +516,66 @@ def _late_table(flags: list[anomalies.LateFlag], decided: dict) -> Table:
 
 def _when(moment) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _now(today: date) -> dict:
+    """The "now" page: today, the last 7 and 30 days and all time, side by side, then the last 30
+    days day by day (chart and table) and the top cities of the last 7 days, all from the daily
+    city totals (dashboards.selectors.recent_totals, daily_series and top_cities)."""
+    recent = selectors.recent_totals(today=today)
+    labels = {
+        "today": _("Today"),
+        "7_days": _("Last 7 days"),
+        "30_days": _("Last 30 days"),
+        "all_time": _("All time"),
+    }
+    periods = Table(
+        slug="now-periods",
+        caption=_("National figures up to %(day)s") % {"day": today},
+        columns=[_("Figure"), *(labels[p.key] for p in recent.periods)],
+    )
+    for label, name in (
+        (_("Cartons"), "cartons"),
+        (_("Drop-offs"), "dropoffs"),
+        (_("Member-days by city"), "members"),
+        (_("Points issued"), "points_issued"),
+        (_("Points redeemed"), "points_redeemed"),
+        (_("Points donated"), "points_donated"),
+        (_("kg CO2e avoided"), "co2e_kg"),
+        (_("Cartons reused"), "cartons_reused"),
+    ):
+        periods.add(label, *(getattr(p.figures, name) for p in recent.periods))
+    last_30 = selectors.Window(campaign=None, start=today - timedelta(days=29), end=today)
+    series = selectors.daily_series(window=last_30)
+    daily = _daily_table(
+        "now-daily",
+        _("The last 30 days, day by day"),
+        series,
+        members_label=_("Member-days by city"),
+        compared=False,
+    )
+    last_7 = selectors.Window(campaign=None, start=today - timedelta(days=6), end=today)
+    cities = Table(
+        slug="now-top-cities",
+        caption=_("Top %(n)d cities of the last 7 days") % {"n": selectors.TOP},
+        columns=[_("Rank"), _("City"), _("Name"), _("Cartons"), _("Member-days by city")],
+    )
+    for row in selectors.top_cities(window=last_7):
+        cities.add(row.rank, row.code, f"{row.name_zh} {row.name}", row.cartons, row.members)
+    if recent.today_computed_at is None:
+        note = _("Today's totals have not been computed yet: they are recomputed every 5 minutes.")
+    else:
+        note = _(
+            "Today's totals as of %(time)s; they are recomputed every 5 minutes, so a drop-off logged at a "
+            "desk shows here within minutes."
+        ) % {"time": timezone.localtime(recent.today_computed_at).strftime("%H:%M")}
+    periods.note = note
+    return {
+        "recent": recent,
+        "cards": [(p.key, labels[p.key], p.figures.cartons) for p in recent.periods],
+        "tables": [periods, daily, cities],
+        "chart": _chart(series, title=_("Cartons a day, the last 30 days")),
+    }
 
 
 # Views -----------------------------------------------------------------------------------------
@@ -513,6 +607,13 @@ def overview(request: HttpRequest) -> HttpResponse:
         context |= _overview(window)
         context["query"] = context["nav_query"] = _query(window)
     return render(request, "dashboards/overview.html", context)
+
+
+@ops_required
+def now(request: HttpRequest) -> HttpResponse:
+    context = {"tab": "now", "today": timezone.localdate()}
+    context |= _now(context["today"])
+    return render(request, "dashboards/now.html", context)
 
 
 @ops_required
@@ -558,6 +659,9 @@ CSV_TABLES = {
     "anomalies-cap-stations",
     "anomalies-staff",
     "anomalies-late",
+    "now-periods",
+    "now-daily",
+    "now-top-cities",
 }
 
 
@@ -566,6 +670,12 @@ def table_csv(request: HttpRequest, slug: str) -> HttpResponse:
     """One table of a page as CSV, for the same filters (a city's stations: all of them)."""
     if slug not in CSV_TABLES:
         raise Http404
+    if slug.startswith("now-"):
+        today = timezone.localdate()
+        table = next(t for t in _now(today)["tables"] if t.slug == slug)
+        details = {"table": slug, "day": today, "rows": len(table.rows)}
+        record_event(action=AuditEvent.Action.CSV_EXPORTED, details=details)
+        return table.csv_response(f"{slug}-{today.isoformat()}.csv")
     form = _filters(request)
     window = form.window()
     if window is None:

@@ -1,7 +1,7 @@
 """Demo cities, stations, logins and a few drop-offs for `make run` (see load_demo_data)."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth import get_user_model
@@ -10,7 +10,7 @@ from django.db import transaction
 
 from stations.models import City, Station, StationStaff
 
-from .models import CartonMovement, EarningRule, Member, RecyclingCampaign
+from .models import CartonMovement, EarningRule, Member
 from .services import record_carton_movement, record_dropoff, register_member
 
 DEMO_PASSWORD = "greenbox-demo"
@@ -73,8 +73,9 @@ def load_demo_stations_and_members() -> list[Station]:
 
 
 def _demo_network() -> tuple[list[Station], list, list[Member]]:
-    """The reference rows of the demo: cities, stations and their staff, ops, the rule, the
-    campaigns, two members."""
+    """The reference rows of the demo: cities, stations and their staff, ops, the rule, two
+    members. The campaigns are the simulator's (simulator.generate.ensure_recycling_campaigns),
+    whose targets are scaled like the simulated cartons."""
     User = get_user_model()
     cities = {
         code: City.objects.create(code=code, name=name, name_zh=name_zh, province=province)
@@ -104,14 +105,4 @@ def _demo_network() -> tuple[list[Station], list, list[Member]]:
         StationStaff.objects.create(user=user, station=station, role=StationStaff.Role.MANAGER)
         staff_users.append(user)
     members = [register_member(mobile=mobile, password=DEMO_PASSWORD) for mobile in MEMBER_MOBILES]
-    campaign_2021 = RecyclingCampaign.objects.create(
-        name="2021 双11 绿色回收箱", start_day=date(2021, 11, 1), end_day=date(2021, 11, 20), target_cartons=4_000_000
-    )
-    RecyclingCampaign.objects.create(
-        name="2022 双11 绿色回收箱",
-        start_day=date(2022, 11, 1),
-        end_day=date(2022, 11, 20),
-        target_cartons=6_000_000,
-        compared_with=campaign_2021,
-    )
     return stations, staff_users, members

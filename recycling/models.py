@@ -354,7 +354,13 @@ class RecyclingCampaign(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     start_day = models.DateField(_("first day"))
     end_day = models.DateField(_("last day"))
-    target_cartons = models.PositiveBigIntegerField(_("target in cartons"))
+    target_cartons = models.PositiveBigIntegerField(
+        _("target in cartons"),
+        help_text=_(
+            "Cartons expected over the whole campaign: the ops pages show the share reached and draw the "
+            "target line from it. The campaign simulator sets it scaled like the cartons it simulates."
+        ),
+    )
     compared_with = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,

@@ -36,7 +36,7 @@ class CampaignYear:
     year: int
     name: str
     cartons: int  # over the whole window, at scale 1.0
-    target_cartons: int  # the campaign's published target, stored on RecyclingCampaign
+    target_cartons: int  # the published target at scale 1.0; RecyclingCampaign holds it scaled
     compared_with: int | None
 
     @property

@@ -8,7 +8,8 @@ Phases of `simulate()`, all in one transaction (a failure leaves the database as
    Cities and stations that already exist (same code) are reused, e.g. the demo's HZ-00001.
 3. catalog: the demo catalog (rewards.demo.load_demo_catalog) dated for the festivals, created
    if missing; an earning rule (10 points a carton, 20 cartons a day) if none
-   is in force; the RecyclingCampaign rows of both years (2022 compared with 2021).
+   is in force; the RecyclingCampaign rows of both years (2022 compared with 2021), their
+   published targets scaled like the cartons.
 4. per campaign year, day by day over 1-20 November: drop-offs whose national cartons follow
    the calibrated festival curve (simulator/calibration.py), spread over stations by weight;
    each station's first drop-off falls on an "opening day", so every station and city takes
@@ -16,7 +17,8 @@ Phases of `simulate()`, all in one transaction (a failure leaves the database as
    (new members: 45% of drop-offs, so a member averages about two visits). Cartons per drop-off
    follow a geometric law (mean about 2.9, at most 50); the earning rule and its caps (daily,
    and weekly and monthly when the rule sets them) apply as in recycling.services.record_dropoff.
-   A few drop-offs (0.3%) are voided soon after, with the reversal of their points. After a
+   A few drop-offs (0.3%) are voided soon after, with the reversal of their points. With
+   plant_anomalies, the PLANTS of the year come first out of their day's cartons (see Plant). After a
    drop-off a member may reserve eggs or a tote bag (collected 85%, cancelled 5%, expired 10%,
    the last two refunded by a reversal) or donate notebooks, never spending points they do not
    have at that moment (refunds count only once they happened). Consumers sending parcels take
@@ -33,7 +35,7 @@ in a fixed order, so the same seed on an emptied database gives the same rows wi
 """
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import accumulate
@@ -55,6 +57,7 @@ from recycling.models import (
     RecyclingCampaign,
 )
 from recycling.pricing import Earned, earning_transfer_key, price_dropoff, reversal_transfer_key, rule_in_force
+from recycling.rules import create_recycling_campaign, update_recycling_campaign
 from recycling.selectors import emission_factor_in_force
 from recycling.totals import aggregate_campaign, aggregate_day, campaigns_containing
 from rewards.demo import DemoCatalog, load_demo_catalog
@@ -96,6 +99,42 @@ CATALOG_TARGET_NOTEBOOKS = 100_000
 DAY = 86_400
 HOUR = 3_600
 
+
+# Planted anomalies (simulate(plant_anomalies=True), as the demo does), so that the ops anomaly
+# page has flags to show at a small scale. The dashboards judge a city's stations on a day only
+# when at least 8 of them have cartons that day (MIN_STATIONS in dashboards/anomalies.py, which
+# this app cannot import: tests/simulator checks that the demo's plants are flagged), and at
+# 1/1000 every city has one station. So each planted city gets at least PLANTED_CITY_STATIONS
+# stations, and on its planted day every one of them one ordinary drop-off of a carton or two,
+# beside the plant at its second station (the first may be a demo login's). The planted
+# drop-offs count towards the day's national cartons, which stay the calibrated figure.
+PLANTED_CITY_STATIONS = 12
+LATE_HOURS = 30  # a drop-off synced by a device that was offline over a day
+
+
+@dataclass(frozen=True)
+class Plant:
+    """One planted anomaly of a campaign year, in the city of rank `city_rank` (0: the largest) on
+    day `day_index` of the window: at its second station `pile` drop-offs of `pile_cartons`
+    cartons each (the station-day and its staff login far above the city's); its first
+    station's ordinary drop-off recorded LATE_HOURS late; with `collector`, a member whose 18
+    cartons at the second station and one at each of two more reach the daily cap at three."""
+
+    year: int
+    day_index: int
+    city_rank: int
+    pile: int
+    pile_cartons: int
+    collector: bool = False
+
+
+PLANTS = (
+    # The campaign's last day, which the anomaly page shows first; and the day before.
+    Plant(year=2022, day_index=19, city_rank=0, pile=5, pile_cartons=7, collector=True),
+    Plant(year=2022, day_index=18, city_rank=1, pile=6, pile_cartons=7),
+)
+COLLECTOR_CARTONS = (18, 1, 1)  # at the plant's station, then at the city's third and fourth
+
 # Tables the simulator writes explicit ids into (locked while it runs, sequences advanced after).
 ID_TABLES = [
     "auth_user",
@@ -113,6 +152,9 @@ ID_TABLES = [
 ]
 ACTIVITY_TABLES = [
     "idempotency_idempotencykey",  # the keys' stored results name the rows deleted below
+    "rewards_donationallocation",
+    "rewards_notebookdelivery",
+    "rewards_notebookpurchase",
     "rewards_donation",
     "rewards_redemption",
     "recycling_transfer",
@@ -164,8 +206,11 @@ def check_scale(scale: float) -> None:
         )
 
 
-def simulate(*, year: int, scale: float, seed: int, reset: bool = False, progress: bool = True) -> SimulationResult:
-    """Simulate the campaign(s) of `year` at `scale` into the database, in one transaction.
+def simulate(
+    *, year: int, scale: float, seed: int, reset: bool = False, progress: bool = True, plant_anomalies: bool = False
+) -> SimulationResult:
+    """Simulate the campaign(s) of `year` at `scale` into the database, in one transaction;
+    with plant_anomalies, the PLANTS of the years simulated too.
 
     Raises SimulationError, with nothing written, for a scale out of range, an unknown year, or
     a database that already holds a campaign to simulate (unless reset).
@@ -189,11 +234,17 @@ def simulate(*, year: int, scale: float, seed: int, reset: bool = False, progres
                 )
         bulk.lock_tables(ID_TABLES)
         first_start = CAMPAIGNS[years[0]].start_day
-        network = build_network(scale=scale, seed=seed, created=datetime.combine(first_start, time(), SHANGHAI))
+        plants = [plant for plant in PLANTS if plant.year in years] if plant_anomalies else []
+        network = build_network(
+            scale=scale,
+            seed=seed,
+            created=datetime.combine(first_start, time(), SHANGHAI),
+            dense_city_ranks={plant.city_rank for plant in plants},
+        )
         rows.update(network.rows)
         catalog = ensure_catalog()
         ensure_earning_rule(network=network, years=years)
-        ensure_recycling_campaigns()
+        ensure_recycling_campaigns(scale=scale)
         for simulated in years:
             run = CampaignRun(
                 campaign=CAMPAIGNS[simulated],
@@ -202,6 +253,7 @@ def simulate(*, year: int, scale: float, seed: int, reset: bool = False, progres
                 network=network,
                 catalog=catalog,
                 progress=progress,
+                plants=[plant for plant in plants if plant.year == simulated],
             )
             for table, count in run.run().items():
                 rows[table] = rows.get(table, 0) + count
@@ -290,10 +342,14 @@ def upsert_cities() -> list[City]:
     return result
 
 
-def build_network(*, scale: float, seed: int, created: datetime) -> Network:
+def build_network(*, scale: float, seed: int, created: datetime, dense_city_ranks: Collection[int] = ()) -> Network:
+    """The cities and their stations; the cities of rank `dense_city_ranks` (0: the largest)
+    with at least PLANTED_CITY_STATIONS stations, for planted anomalies."""
     rng = random.Random(f"{seed}:network")
     cities = upsert_cities()
     counts = allocate_stations(max(round(STATIONS_AT_FULL_SCALE * scale), len(cities)), [c.population for c in cities])
+    for rank in dense_city_ranks:
+        counts[rank] = max(counts[rank], PLANTED_CITY_STATIONS)
     existing_stations = dict(Station.objects.values_list("code", "id"))
     existing_staff = dict(
         StationStaff.objects.values("station_id").annotate(user=Min("user_id")).values_list("station_id", "user")
@@ -415,20 +471,27 @@ def ensure_earning_rule(*, network: Network, years: list[int]) -> None:
     )
 
 
-def ensure_recycling_campaigns() -> None:
-    """The RecyclingCampaign of each year (found by its window), 2022 compared with 2021."""
+def ensure_recycling_campaigns(*, scale: float) -> None:
+    """The RecyclingCampaign of each year (found by its window), 2022 compared with 2021, with the
+    published target scaled like the simulated cartons (round(target x scale)): the dashboards'
+    share of the target and target line then read as the real campaign's at any scale. An
+    existing campaign's target is set to the scaled one (it describes the activity simulated
+    now); both through recycling.rules, as the admin's campaign page does, audited."""
     records = {}
     for year in sorted(CAMPAIGNS):
         campaign = CAMPAIGNS[year]
+        target = max(1, round(campaign.target_cartons * scale))
         record = RecyclingCampaign.objects.filter(start_day=campaign.start_day, end_day=campaign.end_day).first()
         if record is None:
-            record = RecyclingCampaign.objects.create(
+            record = create_recycling_campaign(
                 name=campaign.name,
                 start_day=campaign.start_day,
                 end_day=campaign.end_day,
-                target_cartons=campaign.target_cartons,
+                target_cartons=target,
                 compared_with=records.get(campaign.compared_with),
             )
+        elif record.target_cartons != target:
+            record = update_recycling_campaign(campaign=record, target_cartons=target)
         records[year] = record
 
 
@@ -476,9 +539,18 @@ class CampaignRun:
     """Generates one campaign year into spools, then loads them and aggregates the days."""
 
     def __init__(
-        self, *, campaign: CampaignYear, scale: float, seed: int, network: Network, catalog: DemoCatalog, progress: bool
+        self,
+        *,
+        campaign: CampaignYear,
+        scale: float,
+        seed: int,
+        network: Network,
+        catalog: DemoCatalog,
+        progress: bool,
+        plants: Collection[Plant] = (),
     ):
         self.campaign = campaign
+        self.plants = {plant.day_index: plant for plant in plants}
         self.scale = scale
         self.network = network
         self.catalog = catalog
@@ -652,15 +724,33 @@ class CampaignRun:
             self.available[reward_id][index[station_id]] = quantity
             self.stock_before[(index[station_id], reward_id)] = pk
 
+    def _planted(self, plant: Plant) -> list[tuple[int, int, bool, int]]:
+        """The drop-offs of a plant (see Plant), as _day's drops: the last item says who (1: the
+        collector), or that it is recorded late (2); 0 is an ordinary drop-off."""
+        rng, network = self.rng, self.network
+        city_stations = [s for s, city in enumerate(network.station_city) if city == plant.city_rank]
+        drops = [(s, rng.choice((1, 1, 2)), False, 0) for s in city_stations]
+        drops[0] = (*drops[0][:3], 2)  # the first station's ordinary drop-off is synced late
+        pile = city_stations[1]
+        drops += [(pile, plant.pile_cartons, False, 0)] * plant.pile
+        if plant.collector:
+            at = (pile, *city_stations[2:4])
+            drops += [(s, size, False, 1) for s, size in zip(at, COLLECTOR_CARTONS, strict=True)]
+        return drops
+
     def _day(self, day: int, cartons: int, openings: list[int], rules: list, factor_id: int, *, on: date) -> None:
         rng, network = self.rng, self.network
         stations = len(network.station_ids)
-        drops: list[tuple[int, int, bool]] = []  # (station index, cartons, voided)
+        # (station index, cartons, voided, planted: 0, or 1 for the planted collector, 2 for a late record)
+        drops: list[tuple[int, int, bool, int]] = []
         budget = cartons
+        if day in self.plants:
+            drops += self._planted(self.plants[day])
+            budget -= sum(size for _s, size, _v, _p in drops)
         for station, size in zip(
             openings, rng.choices(CARTON_VALUES, weights=CARTON_WEIGHTS, k=len(openings)), strict=True
         ):
-            drops.append((station, size, False))
+            drops.append((station, size, False, 0))
             budget -= size
         carton_cum = list(accumulate(CARTON_WEIGHTS))
         while budget > 0:
@@ -669,7 +759,7 @@ class CampaignRun:
             sizes = rng.choices(CARTON_VALUES, cum_weights=carton_cum, k=batch)
             for station, size in zip(picked, sizes, strict=True):
                 size = min(size, budget)
-                drops.append((station, size, False))
+                drops.append((station, size, False, 0))
                 budget -= size
                 if not budget:
                     break
@@ -679,13 +769,13 @@ class CampaignRun:
             rng.choices(CARTON_VALUES, cum_weights=carton_cum, k=voided),
             strict=True,
         ):
-            drops.append((station, size, True))
+            drops.append((station, size, True, 0))
         hours = list(HOUR_WEIGHTS)
         at = rng.choices(hours, weights=list(HOUR_WEIGHTS.values()), k=len(drops))
         start = day * DAY
         timed = sorted(
-            (start + hour * HOUR + rng.randrange(HOUR), station, size, void)
-            for (station, size, void), hour in zip(drops, at, strict=True)
+            (start + hour * HOUR + rng.randrange(HOUR), station, size, void, planted)
+            for (station, size, void, planted), hour in zip(drops, at, strict=True)
         )
         accepted = self._dropoffs(timed, rules, factor_id, on=on)
         self._reuse(day, round(cartons * self.campaign.reuse_rate), accepted)
@@ -704,12 +794,16 @@ class CampaignRun:
         accepted = []
         dropoff_id, transfer_id = self.ids["dropoff"], self.ids["transfer"]
         rows = {"users": 0, "dropoffs": 0, "transfers": 0}
-        for t, s, cartons, voided in timed:
+        collector = None  # the planted collector's member index, once created
+        for t, s, cartons, voided, planted in timed:
             station_id = network.station_ids[s]
             staff = network.staff[s]
             pool = pools[s]
             when = clock.text(t)
-            if not pool or random_() < NEW_MEMBER_SHARE:
+            recorded = clock.text(t + LATE_HOURS * HOUR) if planted == 2 else when
+            if planted == 1 and collector is not None:
+                m = collector
+            elif planted == 1 or not pool or random_() < NEW_MEMBER_SHARE:
                 m = len(balance)
                 balance.append(0)
                 joined_at = t - randrange(60, 1800)
@@ -725,6 +819,8 @@ class CampaignRun:
                     f"{code}\t{joined_text}\t{station_id}\t{first_account + m}\n"
                 )
                 rows["users"] += 1
+                if planted == 1:
+                    collector = m
             else:
                 m = pool[int(random_() * len(pool))]
             self.used[s] = True
@@ -760,7 +856,7 @@ class CampaignRun:
             earning_link = transfer_id if points else "\\N"
             dropoffs.write(
                 f"{dropoff_id}\t{station_id}\t{first_member + m}\t{cartons}\t{earning}\t{points}\t"
-                f"{rule.pk}\t{factor_id}\t{staff}\t{when}\t{when}\t"
+                f"{rule.pk}\t{factor_id}\t{staff}\t{when}\t{recorded}\t"
                 f"accepted\t\t\\N\t\\N\t{earning_link}\t\\N\n"
             )
             if points:

@@ -11,6 +11,8 @@ PAGES = [
     reverse("dashboards:overview"),
     reverse("dashboards:anomalies"),
     reverse("dashboards:health"),
+    reverse("dashboards:now"),
+    reverse("dashboards:csv", args=["now-periods"]),
     reverse("dashboards:csv", args=["overview-daily"]),
 ]
 

@@ -195,3 +195,98 @@ def test_ops_review_a_flag_and_the_pages_fit_390_768_and_1280_pixels(live_server
 
     assert fits == {**{(p, w): True for p in ("anomalies", "flag") for w in WIDTHS}, ("decided", 390): True}
     assert FlagReview.objects.get().note == "设备离线一周"
+
+
+# The ops story on the demo data ---------------------------------------------------------------
+
+
+@pytest.fixture
+def demo(transactional_db):
+    """What `make run` loads: the 2022 campaign at 1/1000 with its planted anomalies, and the two
+    demo drop-offs of today, aggregated. Returns what the browser needs (ids, not rows)."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from dashboards import anomalies
+    from dashboards.selectors import Window
+    from recycling.models import RecyclingCampaign
+
+    call_command("load_demo_data", stdout=StringIO())
+    campaign = RecyclingCampaign.objects.get(start_day__year=2022)
+    window = Window(campaign=campaign, start=campaign.start_day, end=campaign.end_day)
+    # Staff logins named in the flag tables: identifiers, not text to translate.
+    logins = [flag.username for flag in anomalies.flag_staff_days(window=window, day=campaign.end_day)]
+    logins += [flag.logged_by for flag in anomalies.flag_late_records(window=window, day=campaign.end_day)]
+    return {"campaign": campaign.pk, "logins": tuple(logins)}
+
+
+def test_ops_story_overview_city_map_anomalies_and_now_at_every_width(live_server, demo):
+    """At 390, 768 and 1280 px, in Chinese: the overview (100% of the demo's scaled target, the
+    chart's dates in Chinese, one tick a day or every few days), a city reached by clicking its
+    bubble on the map, the anomaly flags of the default day (one of each kind, planted by the
+    demo), and the "now" page with today's demo drop-offs. Every page looked at: no sideways
+    scrolling, nothing left in English, nothing refused by the CSP."""
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.browser import VIEWPORTS, launch, look
+
+    base = live_server.url
+    problems, ticks, cities_opened = [], {}, []
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            for viewport in VIEWPORTS:
+                width = viewport["width"]
+                context = browser.new_context(viewport=viewport, locale="zh-CN")
+                violations = watch_csp(context)
+                page = context.new_page()
+                page.goto(f"{base}/ops/login/")
+                page.fill("#id_username", "ops")
+                page.fill("#id_password", "greenbox-demo")
+                page.click("[data-testid=ops-login] button[type=submit]")
+                page.wait_for_url(f"{base}/ops/")
+
+                expect(page.get_by_test_id("kpi-share")).to_have_text("100.0")
+                expect(page.locator("#chart .xtick text").first).to_be_attached()
+                expect(page.locator("#map .scatterlayer .point").first).to_be_attached()
+                ticks[width] = page.eval_on_selector_all("#chart .xtick text", "ts => ts.map(t => t.textContent)")
+                problems += look(page, f"dashboards-10-overview-{width}")
+
+                # The largest bubble (the first city in the data is the one with most cartons).
+                bubble = page.locator("#map .scatterlayer .point").first
+                bubble.scroll_into_view_if_needed()
+                box = bubble.bounding_box()
+                page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+                page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+                page.wait_for_url(re.compile(r"/ops/cities/[A-Z]+/\?campaign="))
+                code = page.url.split("/ops/cities/")[1].split("/")[0]
+                expect(page.locator("h1")).to_contain_text(code)
+                cities_opened.append(code)
+                expect(page.locator("#chart .xtick text").first).to_be_attached()
+                problems += look(page, f"dashboards-11-city-from-map-{width}")
+
+                page.get_by_role("link", name="异常标记").click()
+                page.wait_for_url(re.compile(r"/ops/anomalies/"))
+                for slug in ("anomalies", "anomalies-cap-stations", "anomalies-staff", "anomalies-late"):
+                    expect(page.get_by_test_id(f"table-{slug}").locator("tbody tr")).to_have_count(1)
+                    expect(page.get_by_test_id(f"empty-{slug}")).to_have_count(0)
+                problems += look(page, f"dashboards-12-anomalies-{width}", allowed=demo["logins"])
+
+                page.get_by_role("link", name="今日与近期").click()
+                page.wait_for_url(f"{base}/ops/now/")
+                expect(page.get_by_test_id("now-today")).to_have_text("5")
+                expect(page.locator("#chart .xtick text").first).to_be_attached()
+                problems += look(page, f"dashboards-13-now-{width}")
+                problems += [f"{width}px: {violation}" for violation in violations]
+                context.close()
+        finally:
+            browser.close()
+
+    assert problems == [], "\n".join(problems)
+    for width, labels in ticks.items():
+        assert labels and all(re.fullmatch(r"\d{1,2}月\d{1,2}日", label) for label in labels), (width, labels)
+    assert len(ticks[1280]) > len(ticks[390])  # a label a day where there is room, fewer on a phone
+    assert len(cities_opened) == len(VIEWPORTS)  # a click on a bubble opened a city's page at every width

@@ -46,6 +46,12 @@ class Command(BaseCommand):
             action="store_true",
             help="Empty the ledger and all campaign activity first (cities, stations, staff and catalog stay).",
         )
+        parser.add_argument(
+            "--plant-anomalies",
+            action="store_true",
+            help="Plant a few anomalies in 2022 (a station and a staff login far above their city, a member at "
+            "the cap at three stations, a late record), in cities given enough stations to judge, as the demo does.",
+        )
         parser.add_argument("--no-progress", action="store_true", help="Do not show progress bars.")
         parser.add_argument(
             "--check", action="store_true", help="Run the ledger audit (check_ledger) afterwards; slow at full scale."
@@ -65,6 +71,7 @@ class Command(BaseCommand):
                 scale=scale,
                 seed=seed,
                 reset=options["reset"],
+                plant_anomalies=options["plant_anomalies"],
                 progress=not options["no_progress"] and options["verbosity"] > 0,
             )
         except SimulationError as error:
