@@ -41,6 +41,10 @@
     if (!fill) { return; }
     var next = widget.dataset.scanThen ? document.getElementById(widget.dataset.scanThen) : null;
     var pattern = new RegExp(widget.dataset.scanPattern);
+    if (document.featurePolicy && !document.featurePolicy.allowsFeature("camera")) {
+      // A developer's slip, not the clerk's: the button would only ever be refused.
+      console.error("The Permissions-Policy forbids the camera on this page: add its view to GREENBOX_CAMERA_VIEWS.");
+    }
     var messages = widget.dataset;
     var start = widget.querySelector(".scan-start");
     var message = widget.querySelector(".scan-message");
@@ -80,9 +84,6 @@
     function refused(error, current) {
       if (current !== session) { return; }
       stop();
-      if (window.console && document.featurePolicy && !document.featurePolicy.allowsFeature("camera")) {
-        console.error("The Permissions-Policy forbids the camera on this page: add its view to GREENBOX_CAMERA_VIEWS.");
-      }
       say(messages[problem(error)], "error");
       fill.focus();
     }
@@ -152,6 +153,10 @@
       fill.focus();
     }
 
+    fill.addEventListener("input", function (event) {
+      // Typing over a scanned code: "scanned" is no longer true (the events scanned() fires are untrusted).
+      if (event.isTrusted && message.classList.contains("scan-success")) { say(""); }
+    });
     start.addEventListener("click", begin);
     cancel.addEventListener("click", cancelled);
     panel.addEventListener("keydown", function (event) {
