@@ -103,8 +103,8 @@
       var height = video.videoHeight;
       if (video.readyState >= video.HAVE_CURRENT_DATA && width && height) {
         var scale = Math.min(1, MAX_SIDE / Math.max(width, height));
-        canvas.width = Math.round(width * scale);
-        canvas.height = Math.round(height * scale);
+        if (canvas.width !== Math.round(width * scale)) { canvas.width = Math.round(width * scale); }
+        if (canvas.height !== Math.round(height * scale)) { canvas.height = Math.round(height * scale); }
         context.drawImage(video, 0, 0, canvas.width, canvas.height);
         var frame = context.getImageData(0, 0, canvas.width, canvas.height);
         var found = jsQR(frame.data, frame.width, frame.height, { inversionAttempts: "dontInvert" });
