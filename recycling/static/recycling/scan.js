@@ -41,7 +41,8 @@
     if (!fill) { return; }
     var next = widget.dataset.scanThen ? document.getElementById(widget.dataset.scanThen) : null;
     var pattern = new RegExp(widget.dataset.scanPattern);
-    if (document.featurePolicy && !document.featurePolicy.allowsFeature("camera")) {
+    var policy = document.permissionsPolicy || document.featurePolicy; // Chromium's names for it
+    if (policy && !policy.allowsFeature("camera")) {
       // A developer's slip, not the clerk's: the button would only ever be refused.
       console.error("The Permissions-Policy forbids the camera on this page: add its view to GREENBOX_CAMERA_VIEWS.");
     }
