@@ -20,8 +20,7 @@ from . import errors
 from .days import SHANGHAI, day_bounds, shanghai_day
 from .mobile import normalize_mobile
 from .models import (
-    MEMBER_CODE_ALPHABET,
-    MEMBER_CODE_LENGTH,
+    MEMBER_CODE_PATTERN,
     DailyCityTotal,
     DailyStationTotal,
     DropOff,
@@ -82,7 +81,7 @@ def earning_terms_at(*, city_id: int, times: Collection[datetime]) -> dict[datet
 
 LAST_DIGITS = 4
 _LAST_DIGITS = re.compile(rf"^[0-9]{{{LAST_DIGITS}}}$")
-_CODE = re.compile(rf"^[{MEMBER_CODE_ALPHABET}]{{{MEMBER_CODE_LENGTH}}}$")
+_CODE = re.compile(MEMBER_CODE_PATTERN)
 _SEPARATORS = re.compile(r"[\s\-]")
 
 
