@@ -217,6 +217,22 @@ class StationPickerForm(forms.Form):
         return cleaned_data
 
 
+class NearForm(forms.Form):
+    """Where the member is, from the browser's geolocation: ?near=30.27750,120.13000 (GET)."""
+
+    near = forms.CharField(max_length=40)
+
+    def clean(self):
+        cleaned_data = super().clean()
+        try:
+            latitude, longitude = (float(part) for part in cleaned_data.get("near", "").split(","))
+        except ValueError:
+            raise ValidationError(_("The position is not a latitude and a longitude.")) from None
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise ValidationError(_("The position is not a latitude and a longitude."))
+        return {"latitude": latitude, "longitude": longitude}
+
+
 class ReserveForm(IdempotentForm):
     reward = forms.IntegerField(widget=forms.HiddenInput)
     station = forms.IntegerField(widget=forms.HiddenInput)

@@ -213,5 +213,14 @@ def china_cities() -> tuple[Division, ...]:
     return tuple(sorted(cities, key=lambda city: city.code))
 
 
+def province_name(province_zh: str) -> str:
+    """A province's name in the active language, from its short Chinese name (浙江 → Zhejiang)."""
+    from django.utils.translation import get_language
+
+    if (get_language() or "").startswith("zh"):
+        return province_zh
+    return next((name for name_zh, name in PROVINCES.values() if name_zh == province_zh), province_zh)
+
+
 def city_by_code(code: str) -> Division | None:
     return next((city for city in china_cities() if city.code == code), None)
