@@ -50,7 +50,8 @@ def test_stations_near_me_are_the_nearest_first_with_their_distance(member_clien
     city = shop.station.city
     near = StationFactory(city=city, name="Near", latitude=Decimal("30.2775"), longitude=Decimal("120.1300"))
     StationFactory(city=city, name="Far", latitude=Decimal("30.2085"), longitude=Decimal("120.2110"))
-    StationFactory(city=city, name="Closed", latitude=Decimal("30.2776"), longitude=Decimal("120.1301"), is_active=False)
+    closed = {"latitude": Decimal("30.2776"), "longitude": Decimal("120.1301"), "is_active": False}
+    StationFactory(city=city, name="Closed", **closed)
     found = nearest_stations(latitude=30.2780, longitude=120.1310)
     assert [item.station.name for item in found] == ["Near", "Far"]
     assert 0.05 < found[0].km < 0.15 and 10 < found[1].km < 12
