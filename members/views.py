@@ -29,6 +29,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.csv_cells import neutralised
+from core.headers import FEATURES_OFF
 from ledger.errors import InsufficientPoints
 from recycling.errors import DomainError
 from recycling.selectors import member_figures
@@ -433,7 +434,12 @@ def stations(request: HttpRequest) -> HttpResponse:
         "last_rows": _station_rows([last]) if last else [],
         "extra_query": urlencode({"city": city.pk}) if city else "",
     }
-    return _render(request, "members/stations.html", context, tab="stations")
+    response = _render(request, "members/stations.html", context, tab="stations")
+    # The one page that asks for the member's position (core/headers.py turns geolocation off
+    # everywhere else; the middleware keeps a header the view set): this page itself only.
+    features = ["camera=()", "geolocation=(self)", *(f"{name}=()" for name in FEATURES_OFF if name != "geolocation")]
+    response.headers["Permissions-Policy"] = ", ".join(features)
+    return response
 
 
 # --- Privacy: the notice, the member's account, their data, deleting the account -----------

@@ -44,6 +44,9 @@ def test_the_finder_page_lists_the_cities_and_loads_its_script(member_client, sh
     assert 'id="city-search"' in html and 'data-search="' in html and "members/finder.js" in html
     assert 'id="near-me" hidden' in html  # shown by the script only where the browser has geolocation
     assert "<script>" not in html  # nothing inline: the CSP allows none
+    policy = member_client.get(reverse("members:stations")).headers["Permissions-Policy"]
+    assert "geolocation=(self)" in policy and "camera=()" in policy  # this page only may ask where you are
+    assert "geolocation=()" in member_client.get(reverse("members:home")).headers["Permissions-Policy"]
 
 
 def test_stations_near_me_are_the_nearest_first_with_their_distance(member_client, shop):
