@@ -192,10 +192,15 @@ class StationPickerForm(forms.Form):
         label=_("Station"), queryset=Station.objects.none(), required=False, empty_label=_("Choose a station")
     )
 
-    def __init__(self, *args, cities, stations_in, **kwargs):
+    def __init__(self, *args, cities, stations_in, provinces=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["city"].queryset = cities
         self.fields["city"].label_from_instance = lambda city: city.display_name
+        if provinces is not None:  # shown grouped by province (members.selectors.cities_by_province)
+            self.fields["city"].widget.choices = [("", self.fields["city"].empty_label)] + [
+                (province.name, [(item.city.pk, item.city.display_name) for item in province.cities])
+                for province in provinces
+            ]
         self.stations_in = stations_in
         city = self._chosen_city()
         self.fields["station"].queryset = stations_in(city=city) if city else Station.objects.none()

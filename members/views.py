@@ -230,7 +230,12 @@ def _station_picker(request: HttpRequest) -> StationPickerForm:
         last = _last_station(request)
         if last is not None:
             data = {"city": str(last.city_id), "station": str(last.pk)}
-    return StationPickerForm(data, cities=selectors.cities_with_stations(), stations_in=selectors.active_stations)
+    return StationPickerForm(
+        data,
+        cities=selectors.cities_with_stations(),
+        stations_in=selectors.active_stations,
+        provinces=selectors.cities_by_province(),
+    )
 
 
 @require_GET

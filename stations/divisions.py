@@ -112,6 +112,11 @@ NAME_ZH_OVERRIDES = {"632500": "海南州"}
 # Readings pypinyin gets wrong in these names (its everyday reading of 长, 朝 and 漯).
 READINGS = {"长治": ["chang", "zhi"], "朝阳": ["chao", "yang"], "漯河": ["luo", "he"]}
 
+# Former names of cities that are still cities, as older data sets (GeoNames among them) spell
+# them: 襄樊 became 襄阳 in 2010, 思茅 became 普洱 in 2007. (莱芜 is no city any more: in 2019 it
+# became two districts of 济南.)
+FORMER_NAMES = {"襄樊": "襄阳", "思茅": "普洱"}
+
 _ETHNIC = "朝鲜|土家|苗|侗|布依|藏|羌|彝|白|傣|景颇|哈尼|壮|傈僳|回|蒙古|哈萨克|柯尔克孜"
 _AUTONOMOUS_PREFECTURE = re.compile(rf"^(.+?)(?:(?:{_ETHNIC})族?)+自治州$")
 _KINDS = ("地区", "盟", "市")
@@ -220,6 +225,19 @@ def province_name(province_zh: str) -> str:
     if (get_language() or "").startswith("zh"):
         return province_zh
     return next((name for name_zh, name in PROVINCES.values() if name_zh == province_zh), province_zh)
+
+
+def city_named(name_zh: str, *, province_zh: str) -> Division | None:
+    """The city of that Chinese name (or former name, FORMER_NAMES) in that province."""
+    name_zh = FORMER_NAMES.get(name_zh, name_zh)
+    return next(
+        (
+            city
+            for city in china_cities()
+            if city.province_zh == province_zh and name_zh in (city.name_zh, city.full_name_zh)
+        ),
+        None,
+    )
 
 
 def city_by_code(code: str) -> Division | None:

@@ -127,3 +127,11 @@ def test_every_reward_has_a_picture_shipped_with_the_app(shop):
     assert reward_picture(shop.eggs) == "members/rewards/eggs.svg"
     assert reward_picture(shop.tote) == "members/rewards/tote.svg"
     assert reward_picture(RewardFactory(name="Phone charger")) == "members/rewards/gift.svg"
+
+
+def test_the_rewards_city_picker_is_grouped_by_province(member_client, shop):
+    StationFactory(city=CityFactory(name="Hotan", name_zh="和田", province="新疆"))
+    html = member_client.get(reverse("members:rewards")).content.decode()
+    assert '<optgroup label="Xinjiang">' in html and ">Hotan</option>" in html
+    selected = f'<option value="{shop.station.city_id}" selected>'
+    assert selected in html  # the station used last is chosen
