@@ -137,6 +137,7 @@ def test_the_members_stories_at_every_width(live_server, scene):
                 problems += look(page, f"members-{width}-03-member-code")
                 page.click(".account button.link")  # sign out
                 page.wait_for_url(re.compile(r".*/signin/"))
+                problems += look(page, f"members-{width}-03-signin")
 
                 # A member with points finds the nearest station by location.
                 sign_in(page, base, rich_mobile(width))
@@ -191,7 +192,13 @@ def test_the_members_stories_at_every_width(live_server, scene):
                 campaign.locator("button[type=submit]").click()
                 expect(page.locator(".message.success")).to_be_visible()
                 problems += look(page, f"members-{width}-12-donated")
-                for name, path in (("history", "/history/"), ("reservations", "/rewards/redemptions/")):
+                for name, path in (
+                    ("history", "/history/"),
+                    ("reservations", "/rewards/redemptions/"),
+                    ("account", "/account/"),
+                    ("password", "/password/"),
+                    ("privacy", "/privacy/"),
+                ):
                     page.goto(f"{base}{path}")
                     problems += look(page, f"members-{width}-13-{name}")
                 page.goto(f"{base}/")
@@ -213,6 +220,9 @@ def test_the_members_stories_at_every_width(live_server, scene):
                 ("rewards", f"/rewards/?city={scene['shanghai']}&station={scene['xuhui']}"),
                 ("donate", "/donate/"),
                 ("history", "/history/"),
+                ("reservations", "/rewards/redemptions/"),
+                ("member-code", "/code/"),
+                ("account", "/account/"),
             ):
                 page.goto(f"{base}{path}")
                 problems += look(page, f"members-en-360-{name}")
