@@ -192,10 +192,15 @@ class StationPickerForm(forms.Form):
         label=_("Station"), queryset=Station.objects.none(), required=False, empty_label=_("Choose a station")
     )
 
-    def __init__(self, *args, cities, stations_in, **kwargs):
+    def __init__(self, *args, cities, stations_in, provinces=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["city"].queryset = cities
         self.fields["city"].label_from_instance = lambda city: city.display_name
+        if provinces is not None:  # shown grouped by province (members.selectors.cities_by_province)
+            self.fields["city"].widget.choices = [("", self.fields["city"].empty_label)] + [
+                (province.name, [(item.city.pk, item.city.display_name) for item in province.cities])
+                for province in provinces
+            ]
         self.stations_in = stations_in
         city = self._chosen_city()
         self.fields["station"].queryset = stations_in(city=city) if city else Station.objects.none()
@@ -215,6 +220,22 @@ class StationPickerForm(forms.Form):
         if station is not None and station.city_id != getattr(cleaned_data.get("city"), "pk", None):
             cleaned_data["station"] = None
         return cleaned_data
+
+
+class NearForm(forms.Form):
+    """Where the member is, from the browser's geolocation: ?near=30.27750,120.13000 (GET)."""
+
+    near = forms.CharField(max_length=40)
+
+    def clean(self):
+        cleaned_data = super().clean()
+        try:
+            latitude, longitude = (float(part) for part in cleaned_data.get("near", "").split(","))
+        except ValueError:
+            raise ValidationError(_("The position is not a latitude and a longitude.")) from None
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            raise ValidationError(_("The position is not a latitude and a longitude."))
+        return {"latitude": latitude, "longitude": longitude}
 
 
 class ReserveForm(IdempotentForm):

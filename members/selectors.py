@@ -1,15 +1,18 @@
 """Reads for the member pages. Writes go through recycling.services and rewards.services."""
 
+import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from recycling.days import shanghai_day
-from recycling.models import DailyStationTotal, Member
+from recycling.models import DailyStationTotal, DropOff, Member
 from rewards.models import Reward, StationStock
+from stations.divisions import PROVINCES, pinyin_syllables, province_name
 from stations.models import City, Station
 
 WEEK_DAYS = 7
@@ -78,3 +81,90 @@ def cartons_this_week(*, stations: list[Station], now: datetime | None = None) -
         .values_list("station_id", "total")
     )
     return {station.pk: totals.get(station.pk, 0) for station in stations}
+
+
+# --- The station finder -------------------------------------------------------------------
+
+NEAREST_STATIONS = 5
+EARTH_RADIUS_KM = 6371.0
+
+
+@dataclass(frozen=True)
+class FinderCity:
+    city: City
+    search: str  # what the filter matches: Chinese name, English name, pinyin and its initials
+
+
+@dataclass(frozen=True)
+class FinderProvince:
+    name: str  # in the active language
+    cities: list[FinderCity]
+
+
+def cities_by_province() -> list[FinderProvince]:
+    """The cities with an active station grouped by province, for the finder: provinces in the
+    order of their division codes (Beijing first, Xinjiang last), cities by pinyin within each,
+    each with the words a member may type to find it (杭州, Hangzhou, hangzhou, hz)."""
+    groups: dict[str, list[tuple[str, FinderCity]]] = {}
+    for city in cities_with_stations():
+        syllables = pinyin_syllables(city.name_zh)
+        pinyin = "".join(syllables).replace("ü", "v")
+        words = [city.name_zh, city.name, pinyin, "".join(s[0] for s in syllables), city.province]
+        finder_city = FinderCity(city=city, search=" ".join(words).lower())
+        groups.setdefault(city.province, []).append((pinyin, finder_city))
+    order = {name_zh: code for code, (name_zh, _name) in PROVINCES.items()}
+    provinces = []
+    for province_zh in sorted(groups, key=lambda name: (order.get(name, "99"), name)):
+        cities = [item for _pinyin, item in sorted(groups[province_zh], key=lambda pair: (pair[0], pair[1].city.pk))]
+        provinces.append(FinderProvince(name=province_name(province_zh), cities=cities))
+    return provinces
+
+
+@dataclass(frozen=True)
+class NearStation:
+    station: Station
+    km: float
+
+
+def nearest_stations(*, latitude: float, longitude: float, limit: int = NEAREST_STATIONS) -> list[NearStation]:
+    """The active stations nearest to a point, nearest first, with their great-circle distance.
+
+    The database orders by a flat-earth distance (degrees of longitude shrunk by the cosine of the
+    latitude), good to a fraction of a percent at a city's scale, and the few it returns get
+    their haversine distance here."""
+    shrink = math.cos(math.radians(latitude))
+    stations = (
+        Station.objects.filter(is_active=True, latitude__isnull=False, longitude__isnull=False)
+        .select_related("city")
+        .annotate(lat=Cast("latitude", FloatField()), lng=Cast("longitude", FloatField()))
+        .annotate(
+            flat=(F("lat") - latitude) * (F("lat") - latitude)
+            + (F("lng") - longitude) * (F("lng") - longitude) * (shrink * shrink)
+        )
+        .order_by("flat", "code")[:limit]
+    )
+    return [NearStation(s, haversine_km(latitude, longitude, float(s.latitude), float(s.longitude))) for s in stations]
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    phi1, phi2 = math.radians(lat1), math.radians(lat2)
+    dphi, dlambda = phi2 - phi1, math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlambda / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def last_used_station(*, member: Member, saved_station_id: int | None = None) -> Station | None:
+    """The station the member last used: the one they chose last (kept in their session), else
+    that of their last drop-off that stands; only an active one."""
+    if saved_station_id is not None:
+        saved = Station.objects.filter(pk=saved_station_id, is_active=True).select_related("city").first()
+        if saved is not None:
+            return saved
+    last = (
+        DropOff.objects.filter(member=member, station__is_active=True)
+        .exclude(status=DropOff.Status.VOIDED)
+        .order_by("-occurred_at", "-pk")
+        .values_list("station_id", flat=True)
+        .first()
+    )
+    return Station.objects.select_related("city").filter(pk=last).first() if last else None

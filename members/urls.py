@@ -13,6 +13,7 @@ urlpatterns = [
     path("signin/", views.SignInView.as_view(), name="signin"),
     path("signout/", views.SignOutView.as_view(), name="signout"),
     path("password/", views.change_password, name="password_change"),
+    path("code/", views.member_code, name="member_code"),
     path("history/", views.history, name="history"),
     path("rewards/", views.rewards, name="rewards"),
     path("rewards/reserve/", views.reserve, name="reserve"),

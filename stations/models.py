@@ -18,6 +18,15 @@ class City(models.Model):
         validators=[RegexValidator(r"^[A-Z]{2,8}$", _("Use 2 to 8 capital letters, e.g. HZ."))],
         help_text=_("Short capital letters that prefix the city's station codes, e.g. HZ."),
     )
+    division_code = models.CharField(
+        _("administrative division code"),
+        max_length=6,
+        unique=True,
+        null=True,
+        blank=True,
+        validators=[RegexValidator(r"^[1-8][0-9]{5}$", _("Use the six-digit code, e.g. 330100 for Hangzhou."))],
+        help_text=_("The city's code among China's administrative divisions (stations/divisions.py), e.g. 330100."),
+    )
     name = models.CharField(_("name"), max_length=100)
     name_zh = models.CharField(_("Chinese name"), max_length=100)
     province = models.CharField(_("province"), max_length=100)

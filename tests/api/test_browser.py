@@ -4,8 +4,8 @@ Content-Security-Policy (scripts and styles from the app only) refuses nothing o
 
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.csp import watch_csp
-from tests.members.test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser]
 

@@ -54,10 +54,3 @@ def test_the_stations_page_shows_address_hours_stock_and_cartons_this_week(membe
     assert "<dt>Cartons this week</dt><dd>42</dd>" in html
     assert closed.name not in html
     assert not [q for q in queries.captured_queries if "recycling_dropoff" in q["sql"]]  # never the drop-offs
-
-
-def test_the_stations_page_opens_at_the_members_city(member_client, shop):
-    response = member_client.get(reverse("members:stations"))
-    assert response.context["city"] == shop.station.city
-    partial = member_client.get(reverse("members:stations") + f"?city={shop.station.city_id}", HTTP_HX_REQUEST="true")
-    assert "<html" not in partial.content.decode() and shop.station.name in partial.content.decode()

@@ -81,6 +81,7 @@ def test_another_members_redemption_answers_404(shop, reservation):
     other_client = signed_in_client(other)
     assert other_client.get(reverse("members:redemption", args=[reservation.pk])).status_code == 404
     assert other_client.post(reverse("members:cancel", args=[reservation.pk])).status_code == 404
+    assert other_client.get(reverse("members:cancel", args=[reservation.pk])).status_code == 404
     reservation.refresh_from_db()
     assert reservation.status == Redemption.Status.RESERVED
     assert reservation.pickup_code not in other_client.get(reverse("members:redemptions")).content.decode()

@@ -67,7 +67,7 @@ def test_a_refused_reservation_shows_the_message_and_writes_nothing(member_clien
     response = member_client.post(
         reverse("members:reserve"), reserve_data(shop, reward=hamper, quantity=2), follow=True
     )
-    assert "This needs 120 points" in " ".join(messages_of(response))
+    assert "This needs 120 points; you have 100." in " ".join(messages_of(response))
     assert snapshot() == before
     # Back on the catalog of the same station, with fresh keys for the next try.
     assert response.redirect_chain[-1][0].startswith(reverse("members:rewards") + "?city=")
@@ -104,10 +104,24 @@ def test_cancelling_gives_the_points_and_the_stock_back(member_client, shop):
     assert balance_of(shop.member) == 100 and Transfer.objects.filter(reverses=redemption.transfer).count() == 1
 
 
-def test_cancel_is_a_post(member_client, shop):
+def test_cancelling_asks_first_and_only_the_post_cancels(member_client, shop):
+    """The redemption page's cancel is a link to a page that asks; only its POST cancels."""
     member_client.post(reverse("members:reserve"), reserve_data(shop))
     redemption = Redemption.objects.get()
-    assert member_client.get(reverse("members:cancel", args=[redemption.pk])).status_code == 405
+    url = reverse("members:cancel", args=[redemption.pk])
+    assert f'href="{url}"' in member_client.get(reverse("members:redemption", args=[redemption.pk])).content.decode()
+    before = snapshot()
+    asked = member_client.get(url)
+    html = asked.content.decode()
+    assert asked.status_code == 200 and "Cancel the reservation?" in html and f'action="{url}"' in html
+    assert "Your 20 points come back" in html
+    assert snapshot() == before  # asking wrote nothing
+    member_client.post(url)
+    redemption.refresh_from_db()
+    assert redemption.status == Redemption.Status.CANCELLED
+    # Asked again once it has ended: back to the reservation, nothing to confirm.
+    assert member_client.get(url).headers["Location"] == reverse("members:redemption", args=[redemption.pk])
+    assert member_client.put(url).status_code == 405
 
 
 def test_donating_funds_notebooks_and_moves_the_progress_bar(member_client, shop):
@@ -134,7 +148,7 @@ def test_a_refused_donation_shows_the_message_and_writes_nothing(member_client, 
     response = member_client.post(
         reverse("members:donate_to", args=[shop.campaign.pk]), {"notebooks": 3, "idempotency_key": "d"}, follow=True
     )
-    assert "This needs 150 points" in " ".join(messages_of(response))
+    assert "This needs 150 points; you have 100." in " ".join(messages_of(response))
     assert snapshot() == before
     response = member_client.post(
         reverse("members:donate_to", args=[shop.campaign.pk]), {"notebooks": 101, "idempotency_key": "e"}, follow=True

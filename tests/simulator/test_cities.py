@@ -1,21 +1,26 @@
 import re
 
-from simulator.cities import CITY_COUNT, PROVINCES, simulated_cities
+from simulator.cities import CITY_COUNT, simulated_cities
+from stations.divisions import PROVINCES, city_by_code
 from stations.models import STATION_CODE_PATTERN
 
 
 def test_the_cities_are_315_distinct_real_cities_with_provinces():
-    """315 cities from GeoNames, largest first, each with a unique 2-4 letter code that makes valid
-    station codes, a unique simplified Chinese name, a province and coordinates in China."""
+    """315 cities of the administrative divisions, largest first by GeoNames' population, each with
+    a unique 2-4 letter code that makes valid station codes, its division code, unique names in
+    both languages, a province and coordinates in China."""
     cities = simulated_cities()
     assert len(cities) == CITY_COUNT == 315
     assert len({city.code for city in cities}) == 315
+    assert len({city.division_code for city in cities}) == 315
     assert len({city.name_zh for city in cities}) == 315
-    provinces = {name_zh for _name, name_zh in PROVINCES.values()}
+    assert len({city.name for city in cities}) == 315
+    provinces = {name_zh for name_zh, _name in PROVINCES.values()}
     for city in cities:
         assert re.fullmatch(r"[A-Z]{2,4}", city.code)
         assert re.fullmatch(STATION_CODE_PATTERN, f"{city.code}-00042")
         assert city.province in provinces
+        assert city_by_code(city.division_code).name_zh == city.name_zh
         assert 18 <= city.latitude <= 54 and 73 <= city.longitude <= 135
         assert not city.name_zh.endswith("市")
     populations = [city.population for city in cities]
@@ -29,4 +34,6 @@ def test_the_largest_cities_get_their_usual_codes():
     assert (by_code["BJ"].name, by_code["BJ"].name_zh) == ("Beijing", "北京")
     assert (by_code["HZ"].name, by_code["HZ"].name_zh, by_code["HZ"].province) == ("Hangzhou", "杭州", "浙江")
     assert by_code["SZ"].name == "Shenzhen"  # Suzhou, smaller, gets another code
-    assert "Pudong" not in {city.name for city in simulated_cities()}  # a district of Shanghai, not a city
+    names = {city.name for city in simulated_cities()}
+    assert "Gujangbagh" not in names and "Hotan" in names  # GeoNames' name for 和田's seat is not the city's
+    assert {"襄阳", "东方"} <= {city.name_zh for city in simulated_cities()}
