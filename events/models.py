@@ -19,6 +19,9 @@ payloads carry ids and figures, never a mobile number.
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.formats import date_format
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -202,11 +205,12 @@ class Notice(models.Model):
 
     def message(self) -> str:
         """The notice's text in the current language (what the page shows and a channel sends)."""
-        from django.utils.dateparse import parse_date, parse_datetime
-        from django.utils.formats import date_format
-        from django.utils.translation import gettext
-
-        params = dict(self.params)
+        chinese = (get_language() or "").startswith("zh")
+        # A name stored in both languages ({"zh": ..., "en": ...}) is shown in the reader's.
+        params = {
+            key: (value["zh"] if chinese else value["en"]) if isinstance(value, dict) else value
+            for key, value in self.params.items()
+        }
         if "expires_at" in params:
             params["expires_at"] = date_format(
                 timezone.localtime(parse_datetime(params["expires_at"])), "SHORT_DATETIME_FORMAT"
@@ -215,11 +219,12 @@ class Notice(models.Model):
             params["expires_on"] = date_format(parse_date(params["expires_on"]), "SHORT_DATE_FORMAT")
         texts = {
             self.Kind.PICKUP_CODE_READY: gettext(
-                "Your pickup code for %(quantity)s × %(reward)s at %(station)s is %(code)s; collect by %(expires_at)s."
+                "Your pickup code for %(quantity)s × %(reward)s at %(station)s is %(code)s; "
+                "collect it by %(expires_at)s"
             ),
             self.Kind.RESERVATION_EXPIRING: gettext(
                 "Your reservation of %(quantity)s × %(reward)s at %(station)s expires at %(expires_at)s "
-                "(pickup code %(code)s)."
+                "(pickup code %(code)s)"
             ),
             self.Kind.POINTS_EXPIRING: gettext("%(points)s of your points expire on %(expires_on)s."),
         }

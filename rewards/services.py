@@ -363,7 +363,7 @@ def pickup_notice_params(redemption: Redemption) -> dict:
     return {
         "redemption_id": redemption.pk,
         "quantity": redemption.quantity,
-        "reward": redemption.reward.display_name,
+        "reward": {"zh": redemption.reward.name_zh, "en": redemption.reward.name},
         "station": redemption.station.name,
         "code": redemption.pickup_code,
         "expires_at": redemption.expires_at.isoformat(),
