@@ -381,7 +381,7 @@ def webhook_body(event: Event) -> bytes:
         "city_id": event.city_id,
         **event.payload,
     }
-    envelope = {"type": event.kind, "timestamp": event.occurred_at.isoformat(), "data": data}
+    envelope = {"type": event.kind, "timestamp": event.occurred_at, "data": data}  # ISO 8601, UTC
     return json.dumps(envelope, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":")).encode()
 
 
