@@ -186,6 +186,7 @@ def create_endpoint(
     return CreatedEndpoint(endpoint=endpoint, secret=secret)
 
 
+@transaction.atomic
 def set_endpoint_enabled(*, endpoint: WebhookEndpoint, enabled: bool, now: datetime | None = None) -> WebhookEndpoint:
     """Disable an endpoint (nothing is sent to it, and new events are not fanned out to it) or
     enable it again: its failures are forgotten and its pending deliveries resume, in order, due
@@ -208,6 +209,7 @@ def set_endpoint_enabled(*, endpoint: WebhookEndpoint, enabled: bool, now: datet
     return endpoint
 
 
+@transaction.atomic
 def replay_deliveries(*, deliveries: Iterable[Delivery], now: datetime | None = None) -> int:
     """Send these deliveries again (a partner lost what it received, or a delivery failed for
     good): each is pending again, due now, with a new day of retries; the same webhook-id."""
