@@ -615,14 +615,22 @@ def notice_expiring_reservations(*, now: datetime | None = None) -> int:
     once per reservation (the notice's once-key), so the periodic task may run as often as it
     likes. Returns how many notices it wrote."""
     now = now or timezone.now()
-    soon = now + timedelta(hours=settings.GREENBOX_RESERVATION_EXPIRY_NOTICE_HOURS)
+    window = timedelta(hours=settings.GREENBOX_RESERVATION_EXPIRY_NOTICE_HOURS)
+    soon = now + window
     due = (
         Redemption.objects.filter(status=Redemption.Status.RESERVED, expires_at__gt=now, expires_at__lte=soon)
         .select_related("member", "reward", "station")
         .order_by("pk")
     )
+    warned = set(
+        Notice.objects.filter(kind=Notice.Kind.RESERVATION_EXPIRING, created_at__gte=now - window)
+        .exclude(once_key="")
+        .values_list("once_key", flat=True)
+    )
     written = 0
     for redemption in due:
+        if f"reservation_expiring:{redemption.pk}" in warned:
+            continue  # the once-key would refuse it anyway; this spares the savepoint
         notice = notify(
             member=redemption.member,
             kind=Notice.Kind.RESERVATION_EXPIRING,
