@@ -247,3 +247,14 @@ def test_an_event_is_part_of_its_writes_transaction(kind, desk, transactional_db
     assert business_state() == state_before
     assert deliver_due() == 0
     assert receiver.received == []
+
+
+def test_the_factories_make_valid_rows(db):
+    from tests.factories import DeliveryAttemptFactory, NoticeFactory
+
+    attempt = DeliveryAttemptFactory()
+    notice = NoticeFactory()
+
+    assert attempt.succeeded and attempt.delivery.endpoint.matches(attempt.delivery.event)
+    assert attempt.delivery.endpoint.secret.startswith("whsec_")
+    assert notice.message()
