@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import notices, views
 
 app_name = "members"
 
@@ -25,6 +25,7 @@ urlpatterns = [
     path("stations/", views.stations, name="stations"),
     path("privacy/", views.privacy, name="privacy"),
     path("account/", views.account, name="account"),
+    path("notices/", notices.notices, name="notices"),
     path("account/display-name/", views.display_name, name="display_name"),
     path("account/export.json", views.export_json, name="export_json"),
     path("account/export/<slug:section>.csv", views.export_csv, name="export_csv"),

@@ -10,6 +10,8 @@ overwrites what ops changed.
 from datetime import date
 from decimal import Decimal
 
+from core.periodic import ensure_periodic_task  # rewards and api import it from here too
+
 STATION_STAFF_GROUP = "Station staff"
 
 STATION_STAFF_PERMISSIONS = [
@@ -41,30 +43,6 @@ DEFAULT_EMISSION_FACTOR = {
 }
 
 
-def ensure_periodic_task(*, name: str, task: str, every_minutes: int | None = None, daily_at_hour: int | None = None):
-    """Create a django-celery-beat schedule once; ops may then change or disable it in the admin."""
-    from django.conf import settings
-    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
-
-    if PeriodicTask.objects.filter(name=name).exists():
-        return
-    if every_minutes is not None:
-        interval, _created = IntervalSchedule.objects.get_or_create(
-            every=every_minutes, period=IntervalSchedule.MINUTES
-        )
-        PeriodicTask.objects.create(name=name, task=task, interval=interval)
-    else:
-        crontab, _created = CrontabSchedule.objects.get_or_create(
-            minute="0",
-            hour=str(daily_at_hour),
-            day_of_week="*",
-            day_of_month="*",
-            month_of_year="*",
-            timezone=settings.TIME_ZONE,
-        )
-        PeriodicTask.objects.create(name=name, task=task, crontab=crontab)
-
-
 def grant_to_station_staff(permissions: list[tuple[str, str]]) -> None:
     """Add these (app_label, codename) permissions to the "Station staff" group, creating it if needed."""
     from django.contrib.auth.models import Group, Permission
@@ -85,3 +63,4 @@ def ensure_reference_data(**kwargs) -> None:
     ensure_periodic_task(
         name="Recompute the three days before today", task="recycling.aggregate_recent_days_totals", daily_at_hour=2
     )
+    ensure_periodic_task(name="Send members' notices", task="recycling.send_notices", every_minutes=5)

@@ -18,6 +18,8 @@ from django.utils.translation import gettext as _
 from audit.models import AuditEvent
 from audit.services import record_event
 from core.errors import DomainError
+from events.models import Event
+from events.services import record_business_event
 
 from . import errors
 from .models import FlagReview
@@ -103,6 +105,11 @@ def _decide(
         user=user,
         target=review,
         details={"kind": kind, "subject": subject, "note": note, "voided_dropoffs": voided},
+    )
+    record_business_event(
+        Event.Kind.FLAG_REVIEWED if reviewed else Event.Kind.FLAG_ACTED_ON,
+        # The note stays in the audit log: free text may name people.
+        payload={"review_id": review.pk, "flag": kind, "subject": subject, "voided_dropoffs": voided},
     )
     return review
 

@@ -30,6 +30,8 @@ from audit.models import AuditEvent
 from audit.services import record_event
 from core.errors import DomainError
 from core.validation import is_whole_number
+from events.models import Event
+from events.services import NewEvent, record_business_events
 from idempotency.services import (
     KeyedRequest,
     Outcome,
@@ -477,6 +479,7 @@ def _write_dropoffs(
     for dropoff, transfer in zip(earning, post_transfers(postings, at=now), strict=True):
         dropoff.earning_transfer = transfer
     DropOff.objects.bulk_create(dropoffs)
+    record_business_events(dropoff_event(dropoff, kind=Event.Kind.DROPOFF_RECORDED) for dropoff in dropoffs)
     change_carton_inventory(station=station, by=sum(dropoff.cartons for dropoff in dropoffs))
     homeless = {member.pk for _i, _r, member, _t in accepted if member.home_station_id is None}
     if homeless:
@@ -487,6 +490,24 @@ def _write_dropoffs(
         balances[member.account_id] += dropoff.points
         answers[index] = DropOffResult(dropoff=dropoff, balance=balances[member.account_id], replayed=False)
     return answers
+
+
+def dropoff_event(dropoff: DropOff, *, kind: str) -> NewEvent:
+    """A drop-off's business event (events/): ids and figures, the member by code, never a number."""
+    return NewEvent(
+        kind=kind,
+        member_id=dropoff.member_id,
+        station_id=dropoff.station_id,
+        city_id=dropoff.station.city_id,
+        payload={
+            "dropoff_id": dropoff.pk,
+            "member_code": dropoff.member.code,
+            "cartons": dropoff.cartons,
+            "earning_cartons": dropoff.earning_cartons,
+            "points": dropoff.points,
+            "occurred_at": dropoff.occurred_at,
+        },
+    )
 
 
 def _new_dropoff_ids(count: int) -> list[int]:
@@ -601,6 +622,7 @@ def _void(*, dropoff_id: int, staff: AbstractBaseUser, reason: str) -> DropOff:
         target=dropoff,
         details={"reason": reason, "cartons": dropoff.cartons, "points": dropoff.points},
     )
+    record_business_events([dropoff_event(dropoff, kind=Event.Kind.DROPOFF_VOIDED)])
     recompute_after_commit(shanghai_day(dropoff.occurred_at))
     return dropoff
 

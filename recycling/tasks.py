@@ -117,3 +117,11 @@ def refresh_campaigns_after_commit(day: date) -> None:
     current transaction commits (at once outside one: aggregate_day has committed by then)."""
     for campaign in campaigns_containing(first=day):
         aggregate_campaign_totals.delay_on_commit(campaign.pk)
+
+
+@shared_task(name="recycling.send_notices", **RETRY_OPTIONS)
+def send_notices() -> int:
+    """Send the members' notices not sent yet (after each commit that wrote some, and every 5 minutes)."""
+    from .notices import send_pending_notices
+
+    return send_pending_notices()

@@ -23,3 +23,6 @@ def ensure_reference_data(**kwargs) -> None:
     """post_migrate handler of the rewards app."""
     grant_to_station_staff(STATION_STAFF_PERMISSIONS)
     ensure_periodic_task(name="Expire uncollected reservations", task="rewards.expire_reservations", every_minutes=60)
+    ensure_periodic_task(
+        name="Warn of reservations about to expire", task="rewards.notice_expiring_reservations", every_minutes=15
+    )

@@ -38,6 +38,8 @@ from django.utils.translation import gettext as _
 from audit.models import AuditEvent
 from audit.services import record_event, save_changes
 from core.validation import is_whole_number
+from events.models import Event, Notice
+from events.services import record_business_event
 from idempotency.services import (
     member_scope,
     request_fingerprint,
@@ -51,6 +53,7 @@ from ledger.services import lock_accounts, post_transfer, reverse_transfer
 from recycling import errors as recycling_errors
 from recycling.days import shanghai_day
 from recycling.models import Member
+from recycling.notices import notify
 from recycling.services import anonymise_member
 from recycling.tasks import recompute_after_commit
 from stations.models import Station
@@ -331,7 +334,40 @@ def _reserve(*, member: Member, reward: Reward, station: Station, quantity: int,
         transfer=transfer,
         now=now,
     )
+    _record_redemption_event(redemption, kind=Event.Kind.RESERVATION_MADE)
+    notify(member=member, kind=Notice.Kind.PICKUP_CODE_READY, params=pickup_notice_params(redemption))
     return RedemptionResult(redemption=redemption, balance=payer.balance, replayed=False)
+
+
+def _record_redemption_event(redemption: Redemption, *, kind: str) -> None:
+    """A reservation's business event (events/), in the caller's transaction: ids and figures."""
+    record_business_event(
+        kind,
+        member_id=redemption.member_id,
+        station_id=redemption.station_id,
+        city_id=redemption.station.city_id,
+        payload={
+            "redemption_id": redemption.pk,
+            "member_code": redemption.member.code,
+            "reward_id": redemption.reward_id,
+            "quantity": redemption.quantity,
+            "points": redemption.points,
+            "status": redemption.status,
+            "expires_at": redemption.expires_at,
+        },
+    )
+
+
+def pickup_notice_params(redemption: Redemption) -> dict:
+    """What a notice about a reservation says (events.models.Notice.message)."""
+    return {
+        "redemption_id": redemption.pk,
+        "quantity": redemption.quantity,
+        "reward": {"zh": redemption.reward.name_zh, "en": redemption.reward.name},
+        "station": redemption.station.name,
+        "code": redemption.pickup_code,
+        "expires_at": redemption.expires_at.isoformat(),
+    }
 
 
 def _check_reservable(reward: Reward, now: datetime) -> None:
@@ -497,6 +533,7 @@ def _collect(redemption: Redemption, *, pickup_code: str, staff: AbstractBaseUse
     redemption.collected_at = now
     redemption.collected_by = staff
     redemption.save(update_fields=["status", "collected_at", "collected_by"])
+    _record_redemption_event(redemption, kind=Event.Kind.RESERVATION_COLLECTED)
     return redemption
 
 
@@ -572,6 +609,38 @@ def expire_reservations(*, now: datetime | None = None) -> int:
     return len(expired_days)
 
 
+@transaction.atomic(durable=True)
+def notice_expiring_reservations(*, now: datetime | None = None) -> int:
+    """Warn each member whose reservation expires within GREENBOX_RESERVATION_EXPIRY_NOTICE_HOURS,
+    once per reservation (the notice's once-key), so the periodic task may run as often as it
+    likes. Returns how many notices it wrote."""
+    now = now or timezone.now()
+    window = timedelta(hours=settings.GREENBOX_RESERVATION_EXPIRY_NOTICE_HOURS)
+    soon = now + window
+    due = (
+        Redemption.objects.filter(status=Redemption.Status.RESERVED, expires_at__gt=now, expires_at__lte=soon)
+        .select_related("member", "reward", "station")
+        .order_by("pk")
+    )
+    warned = set(
+        Notice.objects.filter(kind=Notice.Kind.RESERVATION_EXPIRING, created_at__gte=now - window)
+        .exclude(once_key="")
+        .values_list("once_key", flat=True)
+    )
+    written = 0
+    for redemption in due:
+        if f"reservation_expiring:{redemption.pk}" in warned:
+            continue  # the once-key would refuse it anyway; this spares the savepoint
+        notice = notify(
+            member=redemption.member,
+            kind=Notice.Kind.RESERVATION_EXPIRING,
+            params=pickup_notice_params(redemption),
+            once_key=f"reservation_expiring:{redemption.pk}",
+        )
+        written += notice is not None
+    return written
+
+
 def _lock_redemption(redemption_id: int) -> Redemption:
     try:
         return Redemption.objects.select_for_update().get(pk=redemption_id)
@@ -601,6 +670,10 @@ def _end_reservation(redemption: Redemption, *, status: str, now: datetime) -> d
     redemption.status = status
     redemption.ended_at = now
     redemption.save(update_fields=["status", "ended_at", "refund_transfer"])
+    cancelled = status == Redemption.Status.CANCELLED
+    _record_redemption_event(
+        redemption, kind=Event.Kind.RESERVATION_CANCELLED if cancelled else Event.Kind.RESERVATION_EXPIRED
+    )
     return shanghai_day(redemption.transfer.created_at)
 
 
@@ -676,6 +749,19 @@ def _donate(*, member: Member, campaign: DonationCampaign, notebooks: int, now: 
         transfer=transfer,
         station=home_station,  # daily totals count a donation at the member's home station
         created_at=now,
+    )
+    record_business_event(
+        Event.Kind.DONATION_MADE,
+        member_id=member.pk,
+        station_id=donation.station_id,
+        city_id=home_station.city_id if home_station is not None else None,
+        payload={
+            "donation_id": donation.pk,
+            "member_code": member.code,
+            "campaign_id": campaign.pk,
+            "notebooks": notebooks,
+            "points": points,
+        },
     )
     return DonationResult(donation=donation, balance=payer.balance, replayed=False)
 

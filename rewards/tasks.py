@@ -24,3 +24,17 @@ def expire_reservations() -> int:
     service). Returns how many this run expired.
     """
     return services.expire_reservations()
+
+
+@shared_task(
+    name="rewards.notice_expiring_reservations",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def notice_expiring_reservations() -> int:
+    """Warn members of reservations about to expire (every 15 minutes); each is warned once."""
+    return services.notice_expiring_reservations()

@@ -152,6 +152,10 @@ ID_TABLES = [
 ]
 ACTIVITY_TABLES = [
     "idempotency_idempotencykey",  # the keys' stored results name the rows deleted below
+    "events_deliveryattempt",  # the business events of the activity deleted below, and their deliveries
+    "events_delivery",
+    "events_event",
+    "events_notice",
     "rewards_donationallocation",
     "rewards_notebookdelivery",
     "rewards_notebookpurchase",

@@ -9,11 +9,14 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
 from api.models import ApiToken
 from api.services import create_api_token
 from audit.models import AuditEvent, HourlyCount
 from audit.services import record_event
+from events.models import Delivery, DeliveryAttempt, Event, Notice, WebhookEndpoint
+from events.services import new_secret
 from idempotency.models import IdempotencyKey
 from ledger.models import Account, Transfer
 from ledger.services import lock_accounts, post_transfer
@@ -422,3 +425,57 @@ class FlagReviewFactory(factory.django.DjangoModelFactory):
     decision = FlagReview.Decision.REVIEWED
     note = "Checked with the station."
     decided_by = factory.SubFactory(UserFactory)
+
+
+class EventFactory(factory.django.DjangoModelFactory):
+    """A business event written directly; the services record theirs (events.services)."""
+
+    class Meta:
+        model = Event
+
+    kind = Event.Kind.DONATION_MADE
+    member_id = factory.Sequence(lambda n: n + 1)
+    payload = factory.LazyAttribute(lambda event: {"donation_id": 1, "notebooks": 1, "points": 50})
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    """An endpoint written directly; the admin creates them with events.services.create_endpoint."""
+
+    class Meta:
+        model = WebhookEndpoint
+
+    name = factory.Sequence(lambda n: f"Partner {n}")
+    url = factory.Sequence(lambda n: f"https://partner{n}.example/hooks")
+    secret = factory.LazyFunction(new_secret)
+    kinds = factory.LazyFunction(lambda: list(Event.Kind.values))
+
+
+class DeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Delivery
+
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    event = factory.SubFactory(EventFactory)
+    member_id = factory.SelfAttribute("event.member_id")
+
+
+class DeliveryAttemptFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeliveryAttempt
+
+    delivery = factory.SubFactory(DeliveryFactory)
+    number = 1
+    at = factory.LazyFunction(timezone.now)
+    status_code = 200
+    duration_ms = 12
+
+
+class NoticeFactory(factory.django.DjangoModelFactory):
+    """A notice written directly; recycling.notices.notify writes them with the write they are about."""
+
+    class Meta:
+        model = Notice
+
+    member_id = factory.Sequence(lambda n: n + 1)
+    kind = Notice.Kind.POINTS_EXPIRING
+    params = factory.LazyFunction(lambda: {"points": 10, "expires_on": "2027-01-31"})

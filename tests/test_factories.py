@@ -13,7 +13,7 @@ from ledger.audit import (
 from rewards.models import Donation, Redemption
 from tests import factories
 
-PROJECT_APPS = ["stations", "recycling", "rewards", "api", "audit"]
+PROJECT_APPS = ["stations", "recycling", "rewards", "api", "audit", "events"]
 
 
 def test_every_model_has_a_factory():

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",  # the Content-Security-Policy header (django-csp); its checks catch settings of the old style
     "audit",  # the audit log: below stations in the dependency chain, imports none of the apps
+    "events",  # the business events outbox, webhooks and notices: ground floor, imports only core/
     "ledger",  # accounts, transfers, posting and the audit registry: ground floor, imports only core/
     "idempotency",  # the one idempotency-key table and run_idempotent(): ground floor, imports only core/
     "stations",
@@ -278,6 +279,10 @@ GREENBOX_LATE_DROPOFF_FLAG_HOURS = env.int("LATE_DROPOFF_FLAG_HOURS", default=24
 
 # A reserved reward not collected within this many days expires: its points and stock come back.
 GREENBOX_RESERVATION_EXPIRY_DAYS = 3
+# A member is warned (a notice, recycling/notices.py) this long before a reservation expires.
+GREENBOX_RESERVATION_EXPIRY_NOTICE_HOURS = 12
+# The class that sends members' notices (SMS, WeChat template messages); the default logs them.
+GREENBOX_NOTICE_CHANNEL = "recycling.notices.LogChannel"
 
 # Django's cache: Redis when REDIS_URL is set (shared by every web worker, so the API's
 # throttles count across processes), else local memory (per process: fine for development).

@@ -167,6 +167,7 @@ DROPOFF_POST_STATEMENTS = [
     "the new drop-offs' ids from their sequence",
     "INSERT the transfers and UPDATE the balances",  # ledger.services.post_transfers
     "INSERT the drop-offs, linked to their earning transfers",
+    "INSERT their business events",  # events.services.record_business_events: one for the batch
     "UPDATE the carton inventory",
     "INSERT the keys' outcomes",  # then COMMIT
 ]
