@@ -25,7 +25,7 @@ def ensure_ops_group() -> None:
 
 def ensure_reference_data(**kwargs) -> None:
     """post_migrate handler of the api app (runs after auth's and recycling's handlers)."""
-    from recycling.reference_data import ensure_periodic_task
+    from core.periodic import ensure_periodic_task
 
     ensure_ops_group()
     # The idempotency app's task (idempotency/tasks.py): that app sits below recycling's scheduler.

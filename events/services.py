@@ -49,7 +49,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from .models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
+from .models import Delivery, DeliveryAttempt, Event, Notice, WebhookEndpoint
 
 logger = logging.getLogger("greenbox.events")
 
@@ -432,3 +432,18 @@ def _excerpt(response) -> str:
         return response.read(EXCERPT_LENGTH).decode("utf-8", "replace")
     except OSError:
         return ""
+
+
+def forget_member(*, member_id: int) -> None:
+    """A member deleted their account (rewards.services.delete_member_account): their notices
+    go (they held pickup codes and reward names), and their events keep the ids and figures that
+    partners' books need but lose the member code, so nothing left here identifies the person.
+    An event not yet delivered goes out without it."""
+    with transaction.atomic():
+        Notice.objects.filter(member_id=member_id).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Event._meta.db_table} SET payload = payload - 'member_code' "
+                "WHERE member_id = %s AND payload ? 'member_code'",
+                [member_id],
+            )

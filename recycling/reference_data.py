@@ -10,7 +10,7 @@ overwrites what ops changed.
 from datetime import date
 from decimal import Decimal
 
-from core.periodic import ensure_periodic_task  # rewards and api import it from here too
+from core.periodic import ensure_periodic_task
 
 STATION_STAFF_GROUP = "Station staff"
 

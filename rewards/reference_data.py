@@ -6,7 +6,8 @@ Which stations staff act at is not a permission but their StationStaff rows; the
 filters by those. The catalog and the campaigns are managed by superusers only.
 """
 
-from recycling.reference_data import ensure_periodic_task, grant_to_station_staff
+from core.periodic import ensure_periodic_task
+from recycling.reference_data import grant_to_station_staff
 
 STATION_STAFF_PERMISSIONS = [
     ("rewards", "view_reward"),

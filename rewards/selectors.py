@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from events.models import Notice
 from ledger.models import Account, Transfer
 from recycling.days import day_bounds, shanghai_day
 from recycling.models import Member
@@ -256,7 +257,7 @@ def _reason(transfer: Transfer) -> str:
 
 # --- A member's own data, for download -----------------------------------------------------
 
-EXPORT_SECTIONS = ("profile", "dropoffs", "points_history", "redemptions", "donations")
+EXPORT_SECTIONS = ("profile", "dropoffs", "points_history", "redemptions", "donations", "notices")
 
 
 def _local(at: datetime | None) -> str | None:
@@ -265,7 +266,8 @@ def _local(at: datetime | None) -> str | None:
 
 def member_data_export(*, member: Member) -> dict[str, list[dict]]:
     """Everything GreenBox keeps about the member, for the member themself: their profile, drop-offs,
-    points history (history_line(), with each line's reason), reservations and donations, as
+    points history (history_line(), with each line's reason), reservations, donations and the
+    notices sent to them (events.models.Notice), as
     rows of plain values (times in Asia/Shanghai, ISO 8601), one list per EXPORT_SECTIONS name.
     The pickup codes are left out: they prove a reservation at the counter, and the member's
     pages show the open ones. Lives in rewards/ because it reads redemptions and donations."""
@@ -324,10 +326,15 @@ def member_data_export(*, member: Member) -> dict[str, list[dict]]:
         }
         for donation in member_donations(member=member).order_by("created_at", "pk")
     ]
+    notices = [
+        {"at": _local(notice.created_at), "kind": notice.kind, "message": notice.message()}
+        for notice in Notice.objects.filter(member_id=member.pk).order_by("created_at", "pk")
+    ]
     return {
         "profile": [profile],
         "dropoffs": dropoffs,
         "points_history": history,
         "redemptions": redemptions,
         "donations": donations,
+        "notices": notices,
     }

@@ -39,7 +39,7 @@ from audit.models import AuditEvent
 from audit.services import record_event, save_changes
 from core.validation import is_whole_number
 from events.models import Event, Notice
-from events.services import record_business_event
+from events.services import forget_member, record_business_event
 from idempotency.services import (
     member_scope,
     request_fingerprint,
@@ -783,7 +783,9 @@ def delete_member_account(*, member: Member, now: datetime | None = None) -> int
     """A member deletes their account: recycling.services.anonymise_member() removes the number,
     name and code and disables sign-in, then each open reservation is cancelled through
     cancel_redemption(), so its points and stock come back exactly as a member's own cancel
-    would (stock, ledger and totals stay right). Returns how many reservations it cancelled.
+    would (stock, ledger and totals stay right), and events.services.forget_member() removes the
+    member's notices and the member code from their business events. Returns how many
+    reservations it cancelled.
 
     Anonymising first closes the door (no new reservation can start) before the cancels; each
     cancel is its own durable transaction, as everywhere. If one fails midway, running this
@@ -799,4 +801,5 @@ def delete_member_account(*, member: Member, now: datetime | None = None) -> int
     )
     for redemption_id in open_ids:
         cancel_redemption(redemption_id=redemption_id, member=member, now=now)
+    forget_member(member_id=member.pk)  # their notices, and the member code in their events
     return len(open_ids)

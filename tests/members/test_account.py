@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from events.models import Event, Notice
 from ledger.models import Transfer
 from recycling.days import shanghai_day
 from recycling.errors import UnknownMember
@@ -132,6 +133,7 @@ def test_the_json_download_holds_every_section(member_client, shop):
     assert [(row["reward"], row["status"]) for row in data["redemptions"]] == [("Tote bag", "collected")]
     assert [(row["notebooks"], row["points"]) for row in data["donations"]] == [(1, 50)]
     assert all("pickup_code" not in row for row in data["redemptions"])
+    assert [row["kind"] for row in data["notices"]] == ["pickup_code_ready"]  # the tote bag's
 
 
 def test_each_section_downloads_as_csv(member_client, shop):
@@ -228,6 +230,10 @@ def test_deleting_cancels_open_reservations_through_the_cancel_service(member_cl
     assert shop.station.stock.get(reward=shop.eggs).quantity == 10
     assert balance_of(shop.member) == 40
     assert "Ledger is consistent." in check_ledger()
+    # Their notices are gone, and their events keep ids and figures but no member code.
+    assert not Notice.objects.filter(member_id=shop.member.pk).exists()
+    events = Event.objects.filter(member_id=shop.member.pk)
+    assert events.count() >= 4 and not any("member_code" in event.payload for event in events)
     after = totals(campaign)
     assert (
         before["CampaignStationTotal"] and after["CampaignStationTotal"] == before["CampaignStationTotal"]
