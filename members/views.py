@@ -38,8 +38,10 @@ from rewards.models import DonationCampaign, Redemption, Reward
 from rewards.selectors import (
     EXPORT_SECTIONS,
     campaign_progress,
+    donation_journeys,
     history_line,
     member_data_export,
+    member_donations,
     member_redemption,
     member_redemptions,
     member_transfers,
@@ -67,6 +69,7 @@ from .verification import get_verifier, send_verification_code
 
 HISTORY_PAGE_SIZE = 20
 STATIONS_PAGE_SIZE = 20
+MY_DONATIONS_SHOWN = 20  # the donate page follows the member's latest donations to their schools
 MEMBER_BACKEND = "recycling.auth.MobileNumberBackend"
 # The station the member chose last (on the rewards page or the finder), kept in their session.
 SAVED_STATION = "members:station"
@@ -360,7 +363,10 @@ def donations(request: HttpRequest) -> HttpResponse:
         (campaign, campaign_progress(campaign=campaign), DonateForm(), max(0, campaign.points_per_notebook - balance))
         for campaign in open_campaigns()
     ]
-    return _render(request, "members/donate.html", {"campaigns": campaigns}, tab="donate")
+    mine = list(member_donations(member=request.member).order_by("-created_at", "-pk")[:MY_DONATIONS_SHOWN])
+    journeys = donation_journeys(donations=mine)
+    context = {"campaigns": campaigns, "my_donations": [(donation, journeys[donation.pk]) for donation in mine]}
+    return _render(request, "members/donate.html", context, tab="donate")
 
 
 @require_POST

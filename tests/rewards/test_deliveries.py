@@ -172,3 +172,18 @@ def test_superusers_record_them_in_the_admin_with_a_receipt_only_they_can_open(s
     staff.force_login(StationStaffFactory().user)
     assert staff.get(receipt_url).status_code == 403
     assert ledger_violations() == []
+
+
+def test_the_donate_page_tells_the_member_which_school_their_notebooks_reached(scene):
+    campaign, (first, second, _third), ops = scene
+    purchase = buy(campaign, ops, 4)  # first: 2, second: 2
+    record_delivery(purchase=purchase, school="山阳县希望小学", notebooks=3, delivered_on=today(), user=ops)
+
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(second.member.user)
+    page = client.get(reverse("members:donate")).content.decode()
+
+    assert "Your notebook reached 山阳县希望小学 on" in page
+    assert "1 notebook bought, on its way to a school." in page
+    assert "1 notebook waiting to be bought." in page  # of its 3: 1 delivered, 1 on the way
+    assert "4 bought so far, 3 delivered to schools." in page
