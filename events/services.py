@@ -134,19 +134,37 @@ def record_business_events(new: Iterable[NewEvent]) -> list[Event]:
     if not events:
         return []
     Event.objects.bulk_create(events)
-    transaction.on_commit(queue_delivery, robust=True)
+    transaction.on_commit(queue_delivery_soon, robust=True)
     return events
 
 
-def queue_delivery() -> bool:
-    """Enqueue the dispatcher now; False (logged) when the broker does not answer. The schedule
-    runs it within a minute anyway, so a broker outage delays delivery and loses nothing."""
+QUEUE_INTERVAL_SECONDS = 1.0
+_next_queue_at = 0.0  # this process's: when the dispatcher it queued last will have run
+
+
+def queue_delivery_soon() -> None:
+    """After an event's commit: the dispatcher in about a second, queued at most once a second by
+    this process. One run sends every event due, so a busy station's drop-offs cost one broker
+    message a second per process, not one each; an event committed while a queued run is
+    already scanning waits for the next commit's run or the minute's schedule."""
+    global _next_queue_at
+    now = time.monotonic()
+    if now < _next_queue_at:
+        return
+    _next_queue_at = now + QUEUE_INTERVAL_SECONDS
+    queue_delivery(countdown=QUEUE_INTERVAL_SECONDS)
+
+
+def queue_delivery(*, countdown: float = 0) -> bool:
+    """Enqueue the dispatcher (now, or in `countdown` seconds); False (logged) when the broker does
+    not answer. The schedule runs it within a minute anyway, so a broker outage delays delivery
+    and loses nothing."""
     from kombu.exceptions import OperationalError as BrokerError
 
     from .tasks import deliver_webhooks
 
     try:
-        deliver_webhooks.apply_async(ignore_result=True)
+        deliver_webhooks.apply_async(ignore_result=True, countdown=countdown or None)
     except BrokerError as error:
         logger.warning("webhook delivery not queued (task queue unavailable: %s)", error)
         return False

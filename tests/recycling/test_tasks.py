@@ -9,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from config import celery_app
-from events.services import queue_delivery
+from events.services import queue_delivery_soon
 from recycling import tasks
 from recycling.days import shanghai_day
 from recycling.models import CartonMovement, DailyCityTotal, DailyStationTotal
@@ -70,7 +70,7 @@ def test_void_enqueues_the_recompute_of_the_dropoffs_day_after_commit(
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         void_dropoff(dropoff_id=dropoff.pk, staff=desk[0].user, reason="wrong member")
-    recomputes = [callback for callback in callbacks if callback is not queue_delivery]  # the webhooks' own
+    recomputes = [callback for callback in callbacks if callback is not queue_delivery_soon]  # the webhooks' own
     assert len(recomputes) == 1
     assert enqueued == []
 
@@ -92,7 +92,7 @@ def test_a_dropoff_of_today_enqueues_nothing(desk, enqueued, django_capture_on_c
     """Today's drop-offs are left to the five-minute recompute of today: no task per drop-off."""
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         _drop(desk)
-    assert callbacks == [queue_delivery]  # only the webhook dispatcher (events/), no recompute
+    assert callbacks == [queue_delivery_soon]  # only the webhook dispatcher (events/), no recompute
     assert enqueued == []
 
 
