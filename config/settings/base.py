@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "simulator",
     "members",
     "dashboards",  # the ops dashboards at /ops/; reads stations and recycling, nothing imports it
+    "desk",  # the station desk at /desk/; calls stations, recycling and rewards, nothing imports it
 ]
 
 MIDDLEWARE = [
@@ -219,9 +220,9 @@ CONTENT_SECURITY_POLICY = {
 # The views where the page may use the camera (Permissions-Policy, core/headers.py): the desk's
 # drop-off log and its reward hand-out pages, where staff scan codes.
 GREENBOX_CAMERA_VIEWS = [
-    "admin:recycling_dropoff_add",
-    "admin:rewards_redemption_collect",
-    "admin:rewards_redemption_collect_by_code",
+    "desk:log",
+    "desk:hand_out",
+    "desk:hand_out_one",
 ]
 
 # How many reverse proxies (load balancer, nginx) stand in front of the app and append to

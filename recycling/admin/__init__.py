@@ -1,7 +1,7 @@
 """The recycling admin, one module a part:
 
-- desk: what station staff do at the counter (log and void drop-offs, record cartons reused or
-  baled, read their cartons on hand); each form's save is one recycling.services call.
+- records: read-only lists of what the station desk (desk/) records: drop-offs, carton movements
+  and each station's cartons on hand.
 - rules: earning rules, emission factors and recycling campaigns, which superusers set; each
   save is one recycling.rules call, which writes the audit event.
 - members, totals: read-only views (members, daily totals) on core.admin.ReadOnlyAdminMixin
@@ -11,6 +11,6 @@ Superusers see everything. The daily totals follow the model view permission, so
 group can later be given them without being superusers.
 """
 
-from . import desk, members, rules, totals
+from . import members, records, rules, totals
 
-__all__ = ["desk", "members", "rules", "totals"]
+__all__ = ["members", "records", "rules", "totals"]
