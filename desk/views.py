@@ -59,6 +59,7 @@ def _page(request: HttpRequest, template: str, context: dict, *, status: int = 2
             "may_hand_out": user.has_perm("rewards.collect_redemption"),
             "may_move": user.has_perm("recycling.add_cartonmovement"),
             "may_admin": user.is_staff,
+            "several_stations": stations_for_user(user=user)[:2].count() > 1,
             **context,
         },
         status=status,
@@ -87,7 +88,6 @@ def home(request: HttpRequest) -> HttpResponse:
             "handed_out": handed_out_on_day(station=station, day=today),
             "waiting": waiting[:WAITING_ON_HOME],
             "waiting_count": waiting.count(),
-            "several_stations": stations_for_user(user=request.user)[:2].count() > 1,
         },
     )
 
@@ -279,7 +279,12 @@ def void(request: HttpRequest, dropoff_id: int) -> HttpResponse:
             )
             if unqueued:
                 messages.warning(
-                    request, _("The task queue is not answering: today's totals will catch up on its next run.")
+                    request,
+                    _(
+                        "The task queue is not answering: the totals of %(days)s were not recomputed. "
+                        "Recompute those days from the daily totals once it is back."
+                    )
+                    % {"days": ", ".join(sorted({day.isoformat() for day in unqueued}))},
                 )
             return redirect(_next(request, default=reverse("desk:dropoff", args=[dropoff.pk])))
     return _dropoff_page(request, dropoff, form, status=400)

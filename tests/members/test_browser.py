@@ -1,7 +1,7 @@
 """One member's story end to end in a real browser (Debian's chromium driven by Playwright),
 on a phone-sized screen, with a screenshot of each page in test-artefacts/.
 
-A new member signs up; a station's staff user logs three of their cartons in the admin; the
+A new member signs up; a station's staff user logs three of their cartons at the station desk; the
 member sees the balance and the history line, reserves four eggs at the station, cancels and
 gets the points back, donates, and switches to English and back. A second member cannot open
 the first one's reservation.
@@ -113,20 +113,20 @@ def test_a_members_story_in_the_browser(live_server, scene):
             staff_context = browser.new_context(viewport=PHONE, locale="zh-CN")
             desk_violations = watch_csp(staff_context)
             desk = staff_context.new_page()
-            desk.goto(f"{base}/admin/login/?next=/admin/recycling/dropoff/add/")
+            desk.goto(f"{base}/admin/login/?next=/desk/log/")
             desk.fill("#id_username", "staff-hz-00001")
             desk.fill("#id_password", DEMO_PASSWORD)
             desk.click("input[type=submit]")
-            desk.wait_for_url(re.compile(r".*/admin/recycling/dropoff/add/$"))
-            desk.fill("#id_member_code", member_code)
-            desk.press("#id_member_code", "Enter")  # the scanner's Enter moves on (recycling/log_dropoff.js)
+            desk.wait_for_url(re.compile(r".*/desk/log/$"))
+            desk.fill("#id_member", member_code)
+            desk.press("#id_member", "Enter")  # the scanner's Enter moves on (desk/static/desk/desk.js)
             expect(desk.locator("#id_cartons")).to_be_focused()
             desk.fill("#id_cartons", "3")
-            shot(desk, "admin-log-cartons")
-            desk.click("input[name=_save]")
-            desk.wait_for_url(re.compile(r".*/admin/recycling/dropoff/$"))
-            expect(desk.locator(".messagelist .success")).to_be_visible()
-            shot(desk, "admin-logged")
+            shot(desk, "desk-log-cartons")
+            desk.press("#id_cartons", "Enter")
+            desk.wait_for_url(re.compile(r".*/desk/log/$"))
+            expect(desk.locator(".message.success")).to_be_visible()
+            shot(desk, "desk-logged")
             staff_context.close()
 
             # The member sees the new balance and the history line.
