@@ -2,12 +2,14 @@
 of another station, a member, a visitor. Every write is a service's; bad input is a form error
 on its field (400), never a 500, and writes nothing."""
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.messages import constants, get_messages
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from recycling.models import CartonInventory, CartonMovement, DropOff
 from recycling.services import void_dropoff
@@ -353,3 +355,41 @@ def test_a_manager_records_cartons_baled(world):
 def test_the_desk_speaks_chinese(world):
     page = client_of(world.clerk, "zh-hans").get(reverse("desk:home")).content.decode()
     assert "扫码登记纸箱" in page and "凭取件码发放" in page and "待领取" in page and "纸箱去向" in page
+
+
+def test_a_refusal_about_the_station_is_at_the_top_of_the_form(world):
+    world.station.is_active = False
+    world.station.save(update_fields=["is_active"])
+    response = log_form(client_of(world.clerk), member=world.member.code, cartons="2")
+    assert response.status_code == 400
+    assert response.context["form"].non_field_errors() == ["This station is not active."]
+    assert DropOff.objects.count() == 1
+
+
+def test_a_superuser_logs_at_the_station_they_picked(world):
+    boss = SuperuserFactory()
+    client = client_of(boss)
+    client.post(reverse("desk:station"), {"station": "HZ-00002"})
+    assert log_form(client, member=world.member.code, cartons="1").status_code == 302
+    assert DropOff.objects.latest("pk").station == world.other
+
+
+def test_cartons_left_earlier_are_logged_at_their_time_within_the_window(world):
+    earlier = timezone.now() - timedelta(hours=70)
+    at = timezone.localtime(earlier).strftime("%Y-%m-%dT%H:%M")
+    client = client_of(world.clerk)
+    assert log_form(client, member=world.member.code, cartons="3", occurred_at=at).status_code == 302
+    assert DropOff.objects.latest("pk").occurred_at == earlier.replace(second=0, microsecond=0)
+    too_old = timezone.localtime(timezone.now() - timedelta(hours=80)).strftime("%Y-%m-%dT%H:%M")
+    refused = log_form(client, member=world.member.code, cartons="3", occurred_at=too_old)
+    assert field_errors(refused, "occurred_at") == ["A drop-off can be recorded at most 72 hours after it happened."]
+
+
+def test_the_admins_carton_inventory_has_translated_headers(world):
+    """Its columns are named in Chinese (the city column was "STATION CITY")."""
+    from django.contrib.admin.templatetags.admin_list import result_headers
+
+    page = client_of(world.clerk, "zh-hans").get(reverse("admin:recycling_cartoninventory_changelist"))
+    headers = [str(header["text"]) for header in result_headers(page.context["cl"])]
+    assert "城市" in headers
+    assert not [header for header in headers if re.search("[A-Za-z]", header)], headers
