@@ -331,7 +331,12 @@ def hand_out(request: HttpRequest) -> HttpResponse:
         else:
             _handed_out(request, _with_member(result.redemption.pk))
             return redirect("desk:hand_out")
-    return _page(request, "desk/hand_out.html", {"tab": "hand_out", "form": form}, status=400 if form.errors else 200)
+    return _page(
+        request,
+        "desk/hand_out.html",
+        {"tab": "hand_out", "form": form},
+        status=400 if form.errors else 200,
+    )
 
 
 def _with_member(redemption_id: int) -> Redemption:

@@ -26,6 +26,9 @@ MAX_CARTONS_PER_MOVEMENT = 10000
 # without look-alikes (no 0/O, 1/I/L) give 80 random bits, far beyond guessing.
 MEMBER_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 MEMBER_CODE_LENGTH = 16
+# What a member code looks like, for Python's re and the browser's RegExp alike (the desk's
+# camera scanning accepts only a decoded text that matches it).
+MEMBER_CODE_PATTERN = rf"^[{MEMBER_CODE_ALPHABET}]{{{MEMBER_CODE_LENGTH}}}$"
 MEMBER_CODE_HINT_LENGTH = 4  # the code's first characters, shown to staff to confirm a member
 MAX_DISPLAY_NAME_LENGTH = 30
 

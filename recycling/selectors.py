@@ -25,8 +25,7 @@ from . import errors
 from .days import SHANGHAI, cap_period_days, day_bounds, shanghai_day
 from .mobile import normalize_mobile
 from .models import (
-    MEMBER_CODE_ALPHABET,
-    MEMBER_CODE_LENGTH,
+    MEMBER_CODE_PATTERN,
     DailyCityTotal,
     DailyStationTotal,
     DropOff,
@@ -88,7 +87,7 @@ def earning_terms_at(*, city_id: int, times: Collection[datetime]) -> dict[datet
 MEMBER_SEARCH_LIMIT = 20
 LAST_DIGITS = 4
 _LAST_DIGITS = re.compile(rf"^[0-9]{{{LAST_DIGITS}}}$")
-_CODE = re.compile(rf"^[{MEMBER_CODE_ALPHABET}]{{{MEMBER_CODE_LENGTH}}}$")
+_CODE = re.compile(MEMBER_CODE_PATTERN)
 _SEPARATORS = re.compile(r"[\s\-]")
 _RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
