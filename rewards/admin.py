@@ -104,6 +104,12 @@ class RedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
 
+    def get_fields(self, request: HttpRequest, obj=None):
+        # The transfers link to the ledger's pages, which only superusers may open.
+        if request.user.is_superuser:
+            return self.fields
+        return [field for field in self.fields if field not in ("transfer", "refund_transfer")]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Redemption]:
         return super().get_queryset(request).filter(station__in=stations_for_user(user=request.user))
 

@@ -362,3 +362,10 @@ def test_admin_index_speaks_chinese_and_english(staff_a):
     assert "最近动作" in cookie.get(reverse("admin:index")).content.decode()
     english = english_client(staff_a).get(reverse("admin:index")).content.decode()
     assert "Log out" in english and "注销" not in english
+
+
+def test_a_dropoffs_page_links_staff_to_nothing_they_cannot_open(rule, client_a, staff_a, station_a, member):
+    """No transfer links (the ledger's pages are superusers') and no idempotency key on a staff user's page."""
+    dropoff = log_dropoff(station=station_a, member=member, staff=staff_a)
+    page = client_a.get(reverse("admin:recycling_dropoff_change", args=[dropoff.pk])).content.decode()
+    assert "/admin/ledger/" not in page and "dropoff:" not in page

@@ -163,3 +163,11 @@ def test_every_rewards_admin_page_renders_for_a_superuser(client, desk, waiting)
     ]
 
     assert {url: client.get(url).status_code for url in urls} == dict.fromkeys(urls, 200)
+
+
+@pytest.mark.django_db
+def test_a_reservations_page_links_staff_to_nothing_they_cannot_open(staff_client, waiting):
+    """The ledger's transfers are superusers' pages: a staff user's reservation page leaves them out."""
+    here, _there = waiting
+    page = staff_client.get(reverse("admin:rewards_redemption_change", args=[here.pk])).content.decode()
+    assert "/admin/ledger/" not in page
