@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -73,8 +73,12 @@ class ApiTokenAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
         if request.method == "POST":
             form = ApiTokenForm(request.POST, admin_site=self.admin_site)
             if form.is_valid():
-                created = services.create_api_token(**form.cleaned_data)
-                return self._created_page(request, created)
+                try:
+                    created = services.create_api_token(**form.cleaned_data)
+                except ValidationError as error:
+                    form.add_error(None, error)
+                else:
+                    return self._created_page(request, created)
         else:
             form = ApiTokenForm(admin_site=self.admin_site)
         return service_form_page(

@@ -8,15 +8,22 @@
 These classes check the role; which objects a user reaches is the querysets' job (views
 filter by role, so another party's object is a 404) and the services' (a drop-off at a
 station the user does not work at is refused with not_station_staff).
+
+A station device's token narrows its user's reach to that one station (token_station_id,
+check_token_station): a tablet taken from one station cannot log cartons at the user's other
+stations. It never widens it: the user's assignments still decide, at that station, what the
+token may do. A partner's token (no station) and a signed-in session reach what the user does.
 """
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
 from recycling.models import Member
 from stations.models import StationStaff
 
+from .models import ApiToken
 from .reference_data import OPS_GROUP
 
 
@@ -28,6 +35,24 @@ def member_of(user: AbstractBaseUser) -> Member | None:
         return user.member
     except Member.DoesNotExist:
         return None
+
+
+def token_station_id(request) -> int | None:
+    """The station the request's token is bound to (a station device's), or None."""
+    token = request.auth
+    return token.station_id if isinstance(token, ApiToken) else None
+
+
+class TokenForAnotherStation(PermissionDenied):
+    default_detail = _("This token belongs to another station's device: it acts at its own station only.")
+    default_code = "token_for_another_station"
+
+
+def check_token_station(request, station_id: int) -> None:
+    """Refuse (403 token_for_another_station) a station device's token used at another station."""
+    bound = token_station_id(request)
+    if bound is not None and bound != station_id:
+        raise TokenForAnotherStation()
 
 
 def is_station_staff(user: AbstractBaseUser) -> bool:

@@ -15,12 +15,15 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from audit.models import AuditEvent
 from audit.services import record_event
 from stations.models import Station
+from stations.selectors import works_at
 
 from .models import PREFIX_LENGTH, ApiToken
 
@@ -49,8 +52,10 @@ def create_api_token(
 ) -> CreatedToken:
     """A new token for `user` (a station's device: give its station; a partner: none), valid until
     `expires_at` (default GREENBOX_API_TOKEN_DAYS from now), and its audit event. Returns the
-    row and the secret, which exists nowhere else afterwards."""
-
+    row and the secret, which exists nowhere else afterwards. A station's token must be for a
+    user who works there (ValidationError on "station" otherwise): it could do nothing else."""
+    if station is not None and not works_at(user=user, station=station):
+        raise ValidationError({"station": _("%(user)s does not work at this station.") % {"user": user}})
     now = timezone.now()
     secret = secrets.token_urlsafe(TOKEN_BYTES)
     with transaction.atomic():

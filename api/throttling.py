@@ -7,57 +7,47 @@ REDIS_URL is set, so every web worker shares them; per process otherwise.
 
 Fail open: a throttle is a guard against floods, not part of a drop-off, so when the cache cannot
 be reached the request goes through unthrottled rather than failing (station devices keep
-logging cartons). Each such request is logged (WARNING on "greenbox.degraded", with this
-process's running count) and counted (fail_open_count()). After a failure the process leaves
-Redis alone for FAIL_OPEN_SECONDS, so an unreachable server costs one connection time-out per
-process every few seconds, not two per request.
+logging cartons). Each such request is logged (WARNING on "greenbox.degraded") and counted in
+PostgreSQL, per hour (audit.HourlyCount, kind "throttle_failed_open"), which ops read on
+/ops/health/. After a failure the process leaves Redis alone for FAIL_OPEN_SECONDS, so an
+unreachable server costs one connection time-out per process every few seconds, not two per
+request.
 """
 
-import threading
 import time
 
 from redis.exceptions import RedisError
 from rest_framework import throttling
 from rest_framework.throttling import SimpleRateThrottle
 
+from audit.models import HourlyCount
+from audit.services import count_per_hour
 from core.unavailable import logger
 
 FAIL_OPEN_SECONDS = 5.0
 
 
-class _FailOpen:
-    """Counts the requests let through because the cache failed. Race condition: two threads
-    failing at once may both retry Redis; it's OK to be a little inexact here."""
+class _RedisDown:
+    """When this process may try Redis again. Race condition: two threads failing at once may
+    both retry Redis; it's OK to be a little inexact here."""
 
-    def __init__(self):
-        self._lock = threading.Lock()
-        self.count = 0
-        self.retry_at = 0.0
+    retry_at = 0.0
 
     def skipping(self) -> bool:
         return time.monotonic() < self.retry_at
 
-    def record(self, *, failed: bool) -> int:
-        with self._lock:
-            self.count += 1
-            if failed:
-                self.retry_at = time.monotonic() + FAIL_OPEN_SECONDS
-            return self.count
+    def failed(self) -> None:
+        self.retry_at = time.monotonic() + FAIL_OPEN_SECONDS
 
 
-_fail_open = _FailOpen()
-
-
-def fail_open_count() -> int:
-    """Requests this process let through unthrottled because the cache (Redis) failed."""
-    return _fail_open.count
+_redis_down = _RedisDown()
 
 
 class FailOpenThrottle(SimpleRateThrottle):
     def allow_request(self, request, view) -> bool:
         if self.rate is None:
             return True
-        if _fail_open.skipping():
+        if _redis_down.skipping():
             if self.get_cache_key(request, view) is not None:  # a request this throttle counts
                 self._let_through(request, error=None)
             return True
@@ -68,15 +58,15 @@ class FailOpenThrottle(SimpleRateThrottle):
             return True
 
     def _let_through(self, request, *, error: RedisError | None) -> None:
-        count = _fail_open.record(failed=error is not None)
+        if error is not None:
+            _redis_down.failed()
+        count_per_hour(HourlyCount.Kind.THROTTLE_FAILED_OPEN)
         logger.warning(
-            "throttle %s failed open (Redis unavailable%s): %s %s let through unthrottled; "
-            "%d requests so far in this process",
+            "throttle %s failed open (Redis unavailable%s): %s %s let through unthrottled",
             self.scope,
             f": {type(error).__name__}: {error}" if error else ", retried shortly",
             request.method,
             request.path[:200],
-            count,
         )
 
 

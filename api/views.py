@@ -40,7 +40,15 @@ from stations.selectors import StaffAtStation, staff_at_station, station_list
 from . import serializers as s
 from .errors import error_body
 from .idempotency_keys import KEY_PATTERN, required_key, written
-from .permissions import IsMember, IsOps, IsStaffOrMember, IsStationStaff, member_of
+from .permissions import (
+    IsMember,
+    IsOps,
+    IsStaffOrMember,
+    IsStationStaff,
+    check_token_station,
+    member_of,
+    token_station_id,
+)
 from .selectors import dropoff_list, dropoffs_visible_to
 from .throttling import StationRateThrottle, UserRateThrottle, station_id_in_body
 
@@ -102,10 +110,12 @@ def existing(queryset, pk: int, field: str):
 
 def existing_station_for_staff(request, pk: int) -> StaffAtStation:
     """The station a staff request names, with its city, and whether the user works there (one
-    query), or a 400. The view hands both to the service, which refuses a user who does not."""
+    query), or a 400; a 403 if the request's device token is another station's. The view hands
+    both to the service, which refuses a user who does not work there."""
     at = staff_at_station(user=request.user, station_id=pk)
     if at is None:
         raise _no_such("station")
+    check_token_station(request, pk)
     return at
 
 
@@ -192,7 +202,9 @@ class DropOffListCreateView(ApiView):
     def get(self, request):
         """Drop-offs at the stations you work at, and your own as a member."""
         filters = query(s.DropOffFilterSerializer, request)
-        dropoffs = dropoff_list(user=request.user, station_id=filters.get("station"), status=filters.get("status"))
+        station_id = filters.get("station") or token_station_id(request)
+        check_token_station(request, station_id)  # a station device lists its own station's only
+        dropoffs = dropoff_list(user=request.user, station_id=station_id, status=filters.get("status"))
         return self.paginated(dropoffs, s.DropOffSerializer)
 
     @extend_schema(request=s.DropOffCreateSerializer, responses={201: s.DropOffSerializer})
@@ -234,7 +246,8 @@ class DropOffVoidView(ApiView):
         themselves, within 15 minutes of logging it (403 `void_not_allowed` otherwise).
         """
         key = required_key(request)
-        get_object_or_404(dropoffs_visible_to(user=request.user), pk=pk)
+        dropoff = get_object_or_404(dropoffs_visible_to(user=request.user), pk=pk)
+        check_token_station(request, dropoff.station_id)
         data = validated(s.VoidSerializer, request.data)
         result = void_dropoff(dropoff_id=pk, staff=request.user, reason=data["reason"], idempotency_key=key)
         return written(s.DropOffSerializer(result.dropoff).data, status=status.HTTP_200_OK, replayed=result.replayed)

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin, SuperuserOnlyAdminMixin
 
-from .models import AnonymousRefusalCount, AuditEvent
+from .models import AuditEvent, HourlyCount
 from .services import record_event
 
 
@@ -100,9 +100,10 @@ class AuditEventAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdminMixin, admin.ModelAd
     readonly_fields = fields
 
 
-@admin.register(AnonymousRefusalCount)
-class AnonymousRefusalCountAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("hour", "count")
+@admin.register(HourlyCount)
+class HourlyCountAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("hour", "kind", "count")
+    list_filter = ("kind",)
     date_hierarchy = "hour"
 
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse
 
 from . import context
-from .models import AuditEvent
-from .services import count_anonymous_refusal, record_event
+from .models import AuditEvent, HourlyCount
+from .services import count_per_hour, record_event
 
 MAX_PATH_LENGTH = 300
 
@@ -29,7 +29,7 @@ class AuditContextMiddleware:
                 # the refusal is kept whatever the view rolled back.
                 user = getattr(request, "user", None)
                 if user is None or not user.is_authenticated:
-                    count_anonymous_refusal()
+                    count_per_hour(HourlyCount.Kind.ANONYMOUS_REFUSAL)
                     return response
                 record_event(
                     action=AuditEvent.Action.PERMISSION_DENIED,

@@ -110,19 +110,26 @@ class AuditEvent(models.Model):
         return f"{self.get_action_display()} · {who}"
 
 
-class AnonymousRefusalCount(models.Model):
-    """Refusals (HTTP 403) of visitors who are not signed in, counted per hour instead of one
-    event each: a flood of them (a scanner, a broken device) would otherwise fill the log and
-    bury the events that matter. audit.services.count_anonymous_refusal() adds one with an
-    upsert; a signed-in user's refusal is still an AuditEvent of its own."""
+class HourlyCount(models.Model):
+    """Events too frequent to log one row each, counted per kind and hour: anonymous visitors'
+    refusals (HTTP 403; a flood of them, from a scanner or a broken device, would otherwise fill
+    the log and bury the events that matter) and API requests let through unthrottled because
+    Redis was down. audit.services.count_per_hour() adds one with an upsert; ops read them on
+    /ops/health/. A signed-in user's refusal is still an AuditEvent of its own."""
 
-    hour = models.DateTimeField(_("hour"), unique=True, help_text=_("The start of the hour counted."))
-    count = models.PositiveIntegerField(_("refusals"), default=0)
+    class Kind(models.TextChoices):
+        ANONYMOUS_REFUSAL = "anonymous_refusal", _("anonymous refusals (HTTP 403)")
+        THROTTLE_FAILED_OPEN = "throttle_failed_open", _("API requests not throttled (Redis unavailable)")
+
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    hour = models.DateTimeField(_("hour"), help_text=_("The start of the hour counted."))
+    count = models.PositiveIntegerField(_("count"), default=0)
 
     class Meta:
-        verbose_name = _("anonymous refusals (per hour)")
-        verbose_name_plural = _("anonymous refusals (per hour)")
-        ordering = ["-hour"]
+        verbose_name = _("hourly count")
+        verbose_name_plural = _("hourly counts")
+        ordering = ["-hour", "kind"]
+        constraints = [models.UniqueConstraint(fields=["kind", "hour"], name="hourly_count_one_row_per_kind_and_hour")]
 
     def __str__(self) -> str:
-        return f"{self.hour:%Y-%m-%d %H:00} · {self.count}"
+        return f"{self.get_kind_display()} {self.hour:%Y-%m-%d %H:00} · {self.count}"

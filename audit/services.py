@@ -13,7 +13,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import context
-from .models import AnonymousRefusalCount, AuditEvent
+from .models import AuditEvent, HourlyCount
 
 logger = logging.getLogger("greenbox.audit")
 
@@ -65,16 +65,16 @@ def record_event(
     return event
 
 
-def count_anonymous_refusal(*, at: datetime | None = None) -> None:
-    """Add one to the current hour's count of anonymous refusals: one statement (an upsert), so
-    concurrent refusals each count and a flood costs no more than one row an hour."""
+def count_per_hour(kind: HourlyCount.Kind, *, at: datetime | None = None) -> None:
+    """Add one to the current hour's count of this kind: one statement (an upsert), so
+    concurrent requests each count and a flood costs no more than one row an hour."""
     hour = (at or timezone.now()).replace(minute=0, second=0, microsecond=0)
-    table = AnonymousRefusalCount._meta.db_table
+    table = HourlyCount._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (hour, count) VALUES (%s, 1) "
-            f"ON CONFLICT (hour) DO UPDATE SET count = {table}.count + 1",
-            [hour],
+            f"INSERT INTO {table} (kind, hour, count) VALUES (%s, %s, 1) "
+            f"ON CONFLICT (kind, hour) DO UPDATE SET count = {table}.count + 1",
+            [kind, hour],
         )
 
 

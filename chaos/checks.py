@@ -354,9 +354,9 @@ def check_server_errors(report: Report, logs: Path) -> None:
     causes = Counter()
     for error in errors:
         explained = any(cause in EXPLAINED_CAUSES for cause in error["causes"])
-        causes[error["exception"]] += 1
+        causes[f"{error.get('status')} {error['exception']}"] += 1
         if not explained:
             report.violation(
                 f"server error not explained by a fault: {error['message']}: {error['causes']} {error['detail']}"
             )
-    report.notes.append(f"server errors (500) by exception: {dict(causes) or 'none'}")
+    report.notes.append(f"server errors (5xx) by status and exception: {dict(causes) or 'none'}")

@@ -1,5 +1,6 @@
-"""A logging handler for the chaos run's gunicorn: each server error (django.request, ERROR) as
-one JSON line, with the exception that caused it, in the file CHAOS_ERROR_LOG names. The audit
+"""A logging handler for the chaos run's gunicorn: each server error (django.request, ERROR: a 5xx
+answer, a 500 or a 503 the app gave because a dependency was down) as one JSON line, with its
+status and the exception that caused it, in the file CHAOS_ERROR_LOG names. The audit
 then tells the 500s the injected faults explain (the database or Redis went away) from bugs."""
 
 import json
@@ -21,6 +22,7 @@ class JsonErrorHandler(logging.Handler):
         line = {
             "t": time.time(),
             "pid": os.getpid(),
+            "status": getattr(record, "status_code", None),
             "message": record.getMessage()[:300],
             "exception": f"{exc_type.__module__}.{exc_type.__qualname__}" if exc_type else None,
             "causes": causes,

@@ -17,7 +17,7 @@ from members.lockout import CountedPasswordChangeMixin
 
 
 class MemberSearchView(AutocompleteJsonView):
-    """The admin's autocomplete; for members it is recycling.selectors.search_members(), whose
+    """The admin's autocomplete; for members it is recycling.services.search_members(), whose
     results show the number masked with what confirms the member at the counter
     (Member.counter_label: 138****5678 · display name, or the code's first characters).
 
@@ -29,7 +29,7 @@ class MemberSearchView(AutocompleteJsonView):
         if model_admin.model._meta.label != "recycling.Member":
             return super().get(request, *args, **kwargs)
         from recycling.errors import DomainError
-        from recycling.selectors import search_members
+        from recycling.services import search_members
 
         self.model_admin = model_admin
         if not self.has_perm(request):

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from . import views
+from . import health, views
 
 app_name = "dashboards"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("cities/<str:code>/", views.city, name="city"),
     path("anomalies/", views.anomaly_flags, name="anomalies"),
     path("flags/<str:kind>/<str:subject>/", views.flag, name="flag"),
+    path("health/", health.health, name="health"),
     path("csv/<slug:slug>.csv", views.table_csv, name="csv"),
     path(
         "login/",

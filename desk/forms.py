@@ -13,8 +13,8 @@ from django.utils.translation import ngettext
 from idempotency.models import MAX_KEY_LENGTH
 from recycling.errors import DomainError
 from recycling.models import MAX_CARTONS_PER_DROPOFF, MAX_CARTONS_PER_MOVEMENT, MIN_CARTONS_PER_DROPOFF, CartonMovement
-from recycling.selectors import member_search_term, search_members
-from recycling.services import MAX_VOID_REASON_LENGTH
+from recycling.selectors import member_search_term
+from recycling.services import MAX_VOID_REASON_LENGTH, search_members
 from rewards.models import PICKUP_CODE_LENGTH
 from stations.models import Station
 
@@ -89,7 +89,7 @@ class LogCartonsForm(forms.Form):
 
     def clean_member(self) -> str:
         """The member code: as typed when it is one (the service looks it up), else the one
-        member that recycling.selectors.search_members() finds (audited, throttled)."""
+        member that recycling.services.search_members() finds (audited, throttled)."""
         term = self.cleaned_data["member"]
         what = member_search_term(term)
         if what is None:

@@ -229,8 +229,8 @@ def run_idempotent_batch(
                     outcome = (None, value.code, str(value.message)[:MAX_REFUSAL_MESSAGE_LENGTH])
                     answers[index] = value
                 else:
-                    result = _as_json(to_result(value))
-                    outcome = (json.dumps(result), "", "")
+                    result, text = _as_json(to_result(value))
+                    outcome = (text, "", "")
                     answers[index] = Outcome(result=result, replayed=False, value=value)
                 claims.append((request.key, request.operation, request.fingerprint, *outcome))
             columns = [list(column) for column in zip(*claims, strict=True)]
@@ -261,7 +261,7 @@ def run_idempotent_if_keyed(
         )
     with transaction.atomic(durable=True):
         value = write()
-        result = _as_json(to_result(value))
+        result, _text = _as_json(to_result(value))
     return Outcome(result=result, replayed=False, value=value)
 
 
@@ -296,11 +296,13 @@ def _stored_refusal(earlier: IdempotencyKey) -> DomainError:
     return refusal
 
 
-def _as_json(result: dict[str, Any]) -> dict[str, Any]:
-    """The result as it will be stored and replayed (dates as ISO text, and so on)."""
+def _as_json(result: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The result as it will be replayed (dates as ISO text, and so on), and as the JSON text
+    stored: encoded once, for both."""
     if not isinstance(result, dict):
         raise TypeError(f"to_result must return a dict, not {type(result).__name__}")
-    return json.loads(json.dumps(result, cls=DjangoJSONEncoder))
+    text = json.dumps(result, cls=DjangoJSONEncoder)
+    return json.loads(text), text
 
 
 def purge_expired_keys(*, now: datetime | None = None) -> int:

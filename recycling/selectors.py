@@ -1,24 +1,19 @@
 """Reads about members, drop-offs and earning rules."""
 
 import re
-import time
 import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from audit.models import AuditEvent
-from audit.services import record_event
 from stations.selectors import stations_for_user
 
 from . import errors
@@ -84,12 +79,10 @@ def earning_terms_at(*, city_id: int, times: Collection[datetime]) -> dict[datet
 
 # --- Finding a member at the counter ---------------------------------------------------------
 
-MEMBER_SEARCH_LIMIT = 20
 LAST_DIGITS = 4
 _LAST_DIGITS = re.compile(rf"^[0-9]{{{LAST_DIGITS}}}$")
 _CODE = re.compile(MEMBER_CODE_PATTERN)
 _SEPARATORS = re.compile(r"[\s\-]")
-_RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 @dataclass(frozen=True)
@@ -118,23 +111,12 @@ def member_search_term(term: str) -> MemberSearchTerm | None:
     return None
 
 
-def search_members(*, user: AbstractBaseUser, term: str, limit: int = MEMBER_SEARCH_LIMIT) -> list[Member]:
-    """The members a staff user finds at the counter with `term` (member_search_term()): the
-    member with that code, the member with that full number (anywhere: the member is at the
-    counter and says it), or the members whose number ends in those 4 digits among those who
-    left cartons at one of the user's own stations (any station for a superuser). At most
-    `limit`, deleted accounts never. Show them by Member.counter_label (the number masked).
-
-    The one member search: the admin's autocomplete, the member list and the drop-off list's
-    search call it. Every search that can match (a term of one of those shapes) counts towards
-    the user's GREENBOX_MEMBER_SEARCH_RATE (Django's cache, a fixed window per user) and is
-    audited (`member_searched`: how, how many, which members; never the term). Raises
-    MemberSearchThrottled, auditing nothing, once the rate is spent.
-    """
-    what = member_search_term(term)
-    if what is None:
-        return []
-    _count_member_search(user)
+def members_matching(*, user: AbstractBaseUser, what: MemberSearchTerm, limit: int) -> list[Member]:
+    """The members a staff user's search term (member_search_term()) finds: the member with that
+    code, the member with that full number (anywhere: the member is at the counter and says it),
+    or the members whose number ends in those 4 digits among those who left cartons at one of
+    the user's own stations (any station for a superuser). At most `limit`, deleted accounts
+    never. Only recycling.services.search_members() calls it: it counts and audits the search."""
     members = Member.objects.filter(anonymised_at__isnull=True)
     if what.by == "code":
         members = members.filter(code=what.value)
@@ -145,38 +127,7 @@ def search_members(*, user: AbstractBaseUser, term: str, limit: int = MEMBER_SEA
         if not user.is_superuser:  # a superuser's own stations are all of them
             left_cartons = left_cartons.filter(station__in=stations_for_user(user=user))
         members = members.filter(Exists(left_cartons), mobile__endswith=what.value)
-    found = list(members.order_by("pk")[:limit])
-    record_event(
-        action=AuditEvent.Action.MEMBER_SEARCHED,
-        user=user,
-        target=found[0] if len(found) == 1 else None,
-        details={"by": what.by, "found": len(found), "members": [member.pk for member in found]},
-    )
-    return found
-
-
-def parse_rate(rate: str) -> tuple[int, int]:
-    """ "60/hour" -> (60, 3600): requests and seconds, as DRF writes throttle rates."""
-    count, _slash, period = rate.partition("/")
-    return int(count), _RATE_PERIODS[period.strip()[:1]]
-
-
-def _count_member_search(user: AbstractBaseUser) -> None:
-    """Count one search in the user's current window; refuse past the rate.
-
-    A fixed window (the counter's key names the window) is a little lenient at its edges
-    (up to twice the rate across a boundary); it is one atomic INCR in Redis, and precise
-    enough to stop harvesting numbers."""
-    allowed, seconds = parse_rate(settings.GREENBOX_MEMBER_SEARCH_RATE)
-    key = f"greenbox:member-search:{user.pk}:{int(time.time()) // seconds}"
-    cache.add(key, 0, timeout=seconds)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the window's key expired between add() and incr()
-        cache.set(key, 1, timeout=seconds)
-        count = 1
-    if count > allowed:
-        raise errors.MemberSearchThrottled()
+    return list(members.order_by("pk")[:limit])
 
 
 def members_by_code(*, codes: Collection[str]) -> dict[str, Member]:

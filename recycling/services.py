@@ -11,6 +11,7 @@ every refusal after it is stored and replayed.
 """
 
 import secrets
+import time
 import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -64,7 +66,9 @@ from .selectors import (
     closed_campaigns_on_days,
     earning_cartons_on_days,
     earning_terms_at,
+    member_search_term,
     members_by_code,
+    members_matching,
 )
 from .tasks import recompute_after_commit
 
@@ -718,3 +722,57 @@ def _require_staff(*, staff: AbstractBaseUser, station: Station, works_here: boo
         works_here = works_at(user=staff, station=station)
     if not works_here:
         raise errors.NotStationStaff()
+
+
+MEMBER_SEARCH_LIMIT = 20
+_RATE_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def search_members(*, user: AbstractBaseUser, term: str, limit: int = MEMBER_SEARCH_LIMIT) -> list[Member]:
+    """The members a staff user finds at the counter with `term`: a member code, a full mobile
+    number or its last 4 digits (selectors.member_search_term, selectors.members_matching). Show
+    them by Member.counter_label (the number masked).
+
+    The one member search: the admin's autocomplete, the member list and the drop-off list's
+    search call it. A service, not a selector, because a search is recorded: every search that
+    can match (a term of one of those shapes) counts towards the user's
+    GREENBOX_MEMBER_SEARCH_RATE (Django's cache, a fixed window per user) and is audited
+    (`member_searched`: how, how many, which members; never the term). Raises
+    MemberSearchThrottled, auditing nothing, once the rate is spent.
+    """
+    what = member_search_term(term)
+    if what is None:
+        return []
+    _count_member_search(user)
+    found = members_matching(user=user, what=what, limit=limit)
+    record_event(
+        action=AuditEvent.Action.MEMBER_SEARCHED,
+        user=user,
+        target=found[0] if len(found) == 1 else None,
+        details={"by": what.by, "found": len(found), "members": [member.pk for member in found]},
+    )
+    return found
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """ "60/hour" -> (60, 3600): requests and seconds, as DRF writes throttle rates."""
+    count, _slash, period = rate.partition("/")
+    return int(count), _RATE_PERIODS[period.strip()[:1]]
+
+
+def _count_member_search(user: AbstractBaseUser) -> None:
+    """Count one search in the user's current window; refuse past the rate.
+
+    A fixed window (the counter's key names the window) is a little lenient at its edges
+    (up to twice the rate across a boundary); it is one atomic INCR in Redis, and precise
+    enough to stop harvesting numbers."""
+    allowed, seconds = parse_rate(settings.GREENBOX_MEMBER_SEARCH_RATE)
+    key = f"greenbox:member-search:{user.pk}:{int(time.time()) // seconds}"
+    cache.add(key, 0, timeout=seconds)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the window's key expired between add() and incr()
+        cache.set(key, 1, timeout=seconds)
+        count = 1
+    if count > allowed:
+        raise errors.MemberSearchThrottled()

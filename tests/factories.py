@@ -12,7 +12,7 @@ from django.db import transaction
 
 from api.models import ApiToken
 from api.services import create_api_token
-from audit.models import AnonymousRefusalCount, AuditEvent
+from audit.models import AuditEvent, HourlyCount
 from audit.services import record_event
 from idempotency.models import IdempotencyKey
 from ledger.models import Account, Transfer
@@ -398,13 +398,14 @@ class ApiTokenFactory(factory.django.DjangoModelFactory):
         return created.token
 
 
-class AnonymousRefusalCountFactory(factory.django.DjangoModelFactory):
-    """An hour's count of anonymous refusals (audit.services.count_anonymous_refusal upserts them)."""
+class HourlyCountFactory(factory.django.DjangoModelFactory):
+    """An hour's count of one kind (audit.services.count_per_hour upserts them)."""
 
     class Meta:
-        model = AnonymousRefusalCount
-        django_get_or_create = ("hour",)
+        model = HourlyCount
+        django_get_or_create = ("kind", "hour")
 
+    kind = HourlyCount.Kind.ANONYMOUS_REFUSAL
     hour = factory.Sequence(lambda n: datetime(2026, 11, 1, tzinfo=ZoneInfo("UTC")) + timedelta(hours=n))
     count = 1
 

@@ -252,7 +252,7 @@ GREENBOX_SIGNIN_FAILURES_PER_ADDRESS = 20
 GREENBOX_PICKUP_CODE_FAILURE_LIMIT = 5
 GREENBOX_PICKUP_CODE_COOLOFF = timedelta(minutes=15)
 
-# Staff searches for a member (recycling.selectors.search_members): per staff user, counted in
+# Staff searches for a member (recycling.services.search_members): per staff user, counted in
 # Django's cache, so one login cannot harvest members' numbers. A rate as DRF writes them.
 GREENBOX_MEMBER_SEARCH_RATE = env.str("MEMBER_SEARCH_RATE", default="60/hour")
 # The privacy notice members agree to at sign-up (members/templates/members/privacy.html):

@@ -4,13 +4,14 @@
   and each station's cartons on hand.
 - rules: earning rules, emission factors and recycling campaigns, which superusers set; each
   save is one recycling.rules call, which writes the audit event.
-- members, totals: read-only views (members, daily totals) on core.admin.ReadOnlyAdminMixin
-  (accounts and transfers are the ledger app's: ledger/admin.py).
+- members, totals, reviews: read-only views (members, daily totals, ops decisions on anomaly
+  flags) on core.admin.ReadOnlyAdminMixin (accounts and transfers are the ledger app's:
+  ledger/admin.py).
 
 Superusers see everything. The daily totals follow the model view permission, so an operations
 group can later be given them without being superusers.
 """
 
-from . import members, records, rules, totals
+from . import members, records, reviews, rules, totals
 
-__all__ = ["members", "records", "rules", "totals"]
+__all__ = ["members", "records", "reviews", "rules", "totals"]

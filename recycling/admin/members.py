@@ -1,5 +1,5 @@
 """Members in the admin, masked: superusers read them; station staff only find one from the
-desk's log form (recycling.selectors.search_members: a member code, a full mobile number, or
+desk's log form (recycling.services.search_members: a member code, a full mobile number, or
 its last 4 digits among their stations' members). A superuser who needs a member's full number
 sees it on the member's "reveal" page, which asks the reason and audits it."""
 
@@ -16,8 +16,7 @@ from core.admin import ReadOnlyAdminMixin, service_form_page
 
 from ..errors import DomainError
 from ..models import Member
-from ..selectors import search_members
-from ..services import MAX_REVEAL_REASON_LENGTH, reveal_mobile
+from ..services import MAX_REVEAL_REASON_LENGTH, reveal_mobile, search_members
 
 
 class RevealReasonForm(forms.Form):

@@ -16,7 +16,8 @@ from stations.selectors import stations_for_user
 
 from ..errors import DomainError
 from ..models import CartonInventory, CartonMovement, DropOff
-from ..selectors import member_search_term, search_members
+from ..selectors import member_search_term
+from ..services import search_members
 
 
 class StationFilter(admin.SimpleListFilter):

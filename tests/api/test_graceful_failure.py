@@ -19,9 +19,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from api import throttling
+from audit.models import HourlyCount
 from config.celery import app as celery_app
 from recycling.models import DropOff
 from tests.api.conftest import token_client
+from tests.dashboards.conftest import ops_user, signed_in
 from tests.factories import DailyCityTotalFactory, SuperuserFactory
 from tests.recycling.test_admin import messages_of
 
@@ -32,7 +34,7 @@ DROPOFFS = "/api/v1/dropoffs/"
 @pytest.fixture
 def redis_down(monkeypatch):
     """The cache (the throttles' counts) and the Celery broker point at a closed port."""
-    monkeypatch.setattr(throttling._fail_open, "retry_at", 0.0)  # no pause left by another test
+    monkeypatch.setattr(throttling._redis_down, "retry_at", 0.0)  # no pause left by another test
     conf = celery_app.conf
     saved = conf.broker_url, conf.broker_transport_options
     conf.broker_url = CLOSED
@@ -62,8 +64,9 @@ def dropoff_body(world, **extra) -> dict:
 
 def test_dropoffs_are_recorded_with_redis_down_and_the_throttles_fail_open(world, client_for, redis_down, caplog):
     """Both throttles of a drop-off POST (per user, per station) cannot count: the drop-off is
-    recorded (201) all the same, and each let-through is logged on greenbox.degraded and counted."""
-    before, count = DropOff.objects.count(), throttling.fail_open_count()
+    recorded (201) all the same, and each let-through is logged on greenbox.degraded and counted
+    in the hour's row that ops read on /ops/health/."""
+    before = DropOff.objects.count()
     with caplog.at_level(logging.WARNING, logger="greenbox.degraded"):
         response = client_for("staff_a").post(DROPOFFS, dropoff_body(world), format="json")
         second = client_for("staff_a").post(DROPOFFS, dropoff_body(world), format="json")  # within the pause
@@ -71,7 +74,10 @@ def test_dropoffs_are_recorded_with_redis_down_and_the_throttles_fail_open(world
     assert response.status_code == 201, response.content
     assert second.status_code == 201, second.content
     assert DropOff.objects.count() == before + 2
-    assert throttling.fail_open_count() == count + 4  # two throttles, two requests
+    [counted] = HourlyCount.objects.filter(kind=HourlyCount.Kind.THROTTLE_FAILED_OPEN)
+    assert counted.count == 4  # two throttles, two requests
+    ops_page = signed_in(ops_user()).get(reverse("dashboards:health"))
+    assert ops_page.context["totals"][HourlyCount.Kind.values.index(counted.kind)] == 4
     lines = [record.getMessage() for record in caplog.records if record.name == "greenbox.degraded"]
     assert len(lines) == 4
     assert "throttle user failed open (Redis unavailable: ConnectionError" in lines[0]

@@ -3,11 +3,14 @@ per request, revoked one by one, expiring, last used to the minute, audited, and
 the admin; DRF authtoken keys converted by migration 0004."""
 
 import hashlib
+import uuid
 from datetime import timedelta
 from importlib import import_module
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps as django_apps
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -18,9 +21,20 @@ from rest_framework.test import APIClient
 from api.models import ApiToken
 from api.services import create_api_token, revoke_api_token
 from audit.models import AuditEvent
-from tests.factories import ApiTokenFactory, StationFactory, StationStaffFactory, SuperuserFactory, UserFactory
+from recycling.models import DropOff
+from recycling.services import record_dropoff
+from tests.factories import (
+    ApiTokenFactory,
+    EarningRuleFactory,
+    MemberFactory,
+    StationFactory,
+    StationStaffFactory,
+    SuperuserFactory,
+    UserFactory,
+)
 
 ME = "/api/v1/stations/"  # any signed-in user may read it
+DROPOFFS = "/api/v1/dropoffs/"
 
 
 def client_with(secret: str) -> APIClient:
@@ -119,7 +133,7 @@ def test_an_inactive_users_token_is_refused(staff):
 
 
 def test_creation_and_revocation_are_audited(staff):
-    station = StationFactory()
+    station = staff.station_roles.get().station
     created = create_api_token(user=staff, name="tablet", station=station)
     revoke_api_token(token=created.token)
     revoke_api_token(token=created.token)  # again: nothing more to record
@@ -128,6 +142,76 @@ def test_creation_and_revocation_are_audited(staff):
     assert made.details["station"] == station.pk and made.details["user"] == staff.pk
     assert revoked.action == AuditEvent.Action.API_TOKEN_REVOKED
     assert AuditEvent.objects.count() == 2
+
+
+# --- A station device's token acts at its station only -----------------------------------------
+
+
+@pytest.fixture
+def two_stations(db):
+    """A staff user who works at stations A and B, a member, and a drop-off at each station."""
+    EarningRuleFactory(points_per_carton=10, daily_carton_cap=20)
+    a, b = StationFactory(), StationFactory()
+    user = StationStaffFactory(station=a).user
+    StationStaffFactory(user=user, station=b)
+    member = MemberFactory()
+    dropoffs = {
+        station: record_dropoff(
+            station=station, member_code=member.code, cartons=1, staff=user, idempotency_key=f"at-{station.pk}"
+        ).dropoff
+        for station in (a, b)
+    }
+    tablet = client_with(create_api_token(user=user, name="A's tablet", station=a).secret)
+    return SimpleNamespace(a=a, b=b, user=user, member=member, dropoffs=dropoffs, tablet=tablet)
+
+
+def keyed(client: APIClient, path: str, body: dict):
+    return client.post(path, body, format="json", HTTP_IDEMPOTENCY_KEY=f"test-{uuid.uuid4().hex}")
+
+
+def test_a_station_token_logs_cartons_at_its_station_and_nowhere_else(two_stations):
+    world = two_stations
+    body = {"member_code": world.member.code, "cartons": 2}
+    before = DropOff.objects.count()
+
+    assert keyed(world.tablet, DROPOFFS, {**body, "station": world.a.pk}).status_code == 201
+    refused = keyed(world.tablet, DROPOFFS, {**body, "station": world.b.pk})
+
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "token_for_another_station"
+    assert DropOff.objects.count() == before + 1
+    # The same user's partner-style token (no station) still reaches both stations.
+    anywhere = client_with(create_api_token(user=world.user, name="laptop").secret)
+    assert keyed(anywhere, DROPOFFS, {**body, "station": world.b.pk}).status_code == 201
+
+
+def test_a_station_token_lists_and_voids_its_stations_dropoffs_only(two_stations):
+    world = two_stations
+    listed = world.tablet.get(DROPOFFS).json()["results"]
+    assert [row["id"] for row in listed] == [world.dropoffs[world.a].pk]
+    assert world.tablet.get(DROPOFFS, {"station": world.b.pk}).status_code == 403
+
+    other = world.dropoffs[world.b]
+    refused = keyed(world.tablet, f"{DROPOFFS}{other.pk}/void/", {"reason": "wrong member"})
+    assert refused.status_code == 403
+    other.refresh_from_db()
+    assert other.status == DropOff.Status.ACCEPTED
+
+
+def test_a_station_token_is_only_for_a_user_who_works_there(db):
+    user, elsewhere = StationStaffFactory().user, StationFactory()
+    with pytest.raises(ValidationError) as refused:
+        create_api_token(user=user, name="tablet", station=elsewhere)
+    assert "station" in refused.value.message_dict
+    assert not ApiToken.objects.exists()
+
+    client = Client()
+    client.force_login(SuperuserFactory())
+    response = client.post(
+        reverse("admin:api_apitoken_add"), {"name": "tablet", "user": user.pk, "station": elsewhere.pk}
+    )
+    assert response.status_code == 200 and "station" in response.context["form"].errors
+    assert not ApiToken.objects.exists()
 
 
 # --- The admin ----------------------------------------------------------------------------------

@@ -13,9 +13,9 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.test import Client
 from django.urls import reverse
 
-from audit.models import AnonymousRefusalCount, AuditEvent
+from audit.models import AuditEvent, HourlyCount
 from audit.receivers import masked_username
-from audit.services import count_anonymous_refusal, record_event
+from audit.services import count_per_hour, record_event
 from recycling import errors
 from recycling.models import DropOff, EarningRule, EmissionFactor
 from recycling.services import record_dropoff, register_member, void_dropoff
@@ -140,16 +140,19 @@ def test_anonymous_refusals_are_counted_per_hour_not_logged_one_by_one(db):
     for _ in range(3):
         assert client.post(reverse("members:signin"), {"username": "a", "password": "b"}).status_code == 403
     assert events(AuditEvent.Action.PERMISSION_DENIED) == []
-    [counted] = AnonymousRefusalCount.objects.all()
+    [counted] = HourlyCount.objects.all()
+    assert counted.kind == HourlyCount.Kind.ANONYMOUS_REFUSAL
     assert counted.count == 3 and (counted.hour.minute, counted.hour.second) == (0, 0)
 
 
-def test_refusals_of_different_hours_are_counted_apart(db):
-    count_anonymous_refusal(at=datetime(2026, 11, 11, 9, 59, tzinfo=UTC))
-    count_anonymous_refusal(at=datetime(2026, 11, 11, 10, 0, 1, tzinfo=UTC))
-    count_anonymous_refusal(at=datetime(2026, 11, 11, 10, 30, tzinfo=UTC))
-    counts = {row.hour.astimezone(UTC).hour: row.count for row in AnonymousRefusalCount.objects.all()}
-    assert counts == {9: 1, 10: 2}
+def test_counts_of_different_hours_and_kinds_are_kept_apart(db):
+    refusal, fail_open = HourlyCount.Kind.ANONYMOUS_REFUSAL, HourlyCount.Kind.THROTTLE_FAILED_OPEN
+    count_per_hour(refusal, at=datetime(2026, 11, 11, 9, 59, tzinfo=UTC))
+    count_per_hour(refusal, at=datetime(2026, 11, 11, 10, 0, 1, tzinfo=UTC))
+    count_per_hour(refusal, at=datetime(2026, 11, 11, 10, 30, tzinfo=UTC))
+    count_per_hour(fail_open, at=datetime(2026, 11, 11, 10, 30, tzinfo=UTC))
+    counts = {(row.kind, row.hour.astimezone(UTC).hour): row.count for row in HourlyCount.objects.all()}
+    assert counts == {(refusal, 9): 1, (refusal, 10): 2, (fail_open, 10): 1}
 
 
 def test_pages_that_are_allowed_record_nothing(db):

@@ -10,6 +10,7 @@ from tests.dashboards.conftest import ops_user, signed_in
 PAGES = [
     reverse("dashboards:overview"),
     reverse("dashboards:anomalies"),
+    reverse("dashboards:health"),
     reverse("dashboards:csv", args=["overview-daily"]),
 ]
 

@@ -1,4 +1,4 @@
-"""Finding a member at the counter (recycling.selectors.search_members), through the admin's
+"""Finding a member at the counter (recycling.services.search_members), through the admin's
 autocomplete, the member list and the drop-off list: by member code, full mobile number, or the
 last 4 digits among the staff user's own stations' members; always masked, throttled per staff
 user and audited without the term."""
@@ -15,8 +15,8 @@ from django.urls import reverse
 
 from audit.models import AuditEvent
 from recycling.errors import MemberSearchThrottled
-from recycling.selectors import member_search_term, parse_rate, search_members
-from recycling.services import record_dropoff
+from recycling.selectors import member_search_term
+from recycling.services import parse_rate, record_dropoff, search_members
 from tests.factories import EarningRuleFactory, MemberFactory, StationStaffFactory, SuperuserFactory
 
 pytestmark = pytest.mark.django_db

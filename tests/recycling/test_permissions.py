@@ -210,14 +210,14 @@ def test_only_the_manager_adjusts_the_stock(station, staff, manager):
 # --- Through the API -----------------------------------------------------------------------
 
 
-def api_void(user, dropoff):
+def api_void(user, dropoff, key: str | None = None):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {create_api_token(user=user, name='test device').secret}")
     return client.post(
         reverse("api:dropoff-void", args=[dropoff.pk]),
         {"reason": "logged in error"},
         format="json",
-        HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()),
+        HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()),
     )
 
 
@@ -242,7 +242,26 @@ def test_api_void_by_role(station, staff, colleague, manager, member):
     }
 
 
-# --- Through the station desk and the admin ---------------------------------------------------------------------
+def test_a_void_by_role_keeps_its_answer_under_its_key_after_the_window(station, staff, member):
+    """The role check depends on the time, so it is decided in the write and its answer is stored
+    with the key like any domain outcome: a void that went through inside the window replays
+    after it (a retried request is not refused for arriving late), and a refused one replays
+    its refusal (the same request under the same key answers the same)."""
+    fresh, old = log(station, member, staff), age(log(station, member, staff), LATER)
+    assert api_void(staff, fresh, key="void-fresh").status_code == 200
+    refused = api_void(staff, old, key="void-old")
+    assert refused.status_code == 403
+
+    age(fresh, LATER)  # the retry arrives after the window
+    retried = api_void(staff, fresh, key="void-fresh")
+    assert (retried.status_code, retried["Idempotent-Replayed"]) == (200, "true")
+    again = api_void(staff, old, key="void-old")
+    assert (again.status_code, again["Idempotent-Replayed"]) == (403, "true")
+    assert again.json() == refused.json()
+    assert (status_of(fresh), status_of(old)) == (DropOff.Status.VOIDED, DropOff.Status.ACCEPTED)
+
+
+# --- Through the station desk and the admin -------------------------------------------------
 
 
 def desk_void(client, dropoff, reason="typo"):

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -130,3 +131,21 @@ def test_an_ops_user_who_may_not_void_gets_the_voids_refusal_and_nothing_is_reco
     first.refresh_from_db()
     assert first.status == "accepted"
     assert not FlagReview.objects.exists()
+
+
+def test_the_admin_lists_the_decisions_read_only_for_superusers(scene, client):
+    staff, _dropoffs, subject = scene
+    review_flag(kind=STATION_DAY, subject=subject, note="A school's collection day.", user=SuperuserFactory())
+    changelist = reverse("admin:recycling_flagreview_changelist")
+
+    client.force_login(SuperuserFactory())
+    listed = client.get(changelist, {"decision__exact": "reviewed"})
+    assert listed.status_code == 200
+    assert [row.subject for row in listed.context["cl"].result_list] == [subject]
+    assert "A school&#x27;s collection day." in listed.content.decode()
+    review = FlagReview.objects.get()
+    assert client.get(reverse("admin:recycling_flagreview_change", args=[review.pk])).status_code == 200
+    assert client.post(reverse("admin:recycling_flagreview_delete", args=[review.pk])).status_code == 403
+
+    client.force_login(staff.user)  # station staff have no view permission on ops decisions
+    assert client.get(changelist).status_code == 403
