@@ -58,7 +58,6 @@ def _page(request: HttpRequest, template: str, context: dict, *, status: int = 2
             "may_log": user.has_perm("recycling.add_dropoff"),
             "may_hand_out": user.has_perm("rewards.collect_redemption"),
             "may_move": user.has_perm("recycling.add_cartonmovement"),
-            "may_admin": user.is_staff,
             "several_stations": stations_for_user(user=user)[:2].count() > 1,
             **context,
         },
@@ -126,7 +125,7 @@ def log_cartons(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _dropoff_message(result))
             request.session[UNDO_KEY] = result.dropoff.pk
             return redirect("desk:log")
-    undo = _undoable(request, request.session.pop(UNDO_KEY, None)) if request.method == "GET" else None
+    undo = _undoable(request, station, request.session.pop(UNDO_KEY, None)) if request.method == "GET" else None
     return _page(
         request,
         "desk/log.html",
@@ -154,11 +153,11 @@ def _record(request: HttpRequest, form: LogCartonsForm, station: Station) -> Dro
     return None
 
 
-def _undoable(request: HttpRequest, dropoff_id: object) -> DropOff | None:
-    """The drop-off just logged, when the user may still void it (recycling.permissions)."""
+def _undoable(request: HttpRequest, station: Station, dropoff_id: object) -> DropOff | None:
+    """The drop-off just logged here, when the user may still void it (recycling.permissions)."""
     if not isinstance(dropoff_id, int):
         return None
-    dropoff = DropOff.objects.filter(pk=dropoff_id, status=DropOff.Status.ACCEPTED).first()
+    dropoff = DropOff.objects.filter(pk=dropoff_id, station=station, status=DropOff.Status.ACCEPTED).first()
     if dropoff is None or not can_void_dropoff(user=request.user, dropoff=dropoff, now=timezone.now()):
         return None
     return dropoff
