@@ -41,7 +41,8 @@
     if (!fill) { return; }
     var next = widget.dataset.scanThen ? document.getElementById(widget.dataset.scanThen) : null;
     var pattern = new RegExp(widget.dataset.scanPattern);
-    if (document.featurePolicy && !document.featurePolicy.allowsFeature("camera")) {
+    var policy = document.permissionsPolicy || document.featurePolicy; // Chromium's names for it
+    if (policy && !policy.allowsFeature("camera")) {
       // A developer's slip, not the clerk's: the button would only ever be refused.
       console.error("The Permissions-Policy forbids the camera on this page: add its view to GREENBOX_CAMERA_VIEWS.");
     }
@@ -103,8 +104,8 @@
       var height = video.videoHeight;
       if (video.readyState >= video.HAVE_CURRENT_DATA && width && height) {
         var scale = Math.min(1, MAX_SIDE / Math.max(width, height));
-        canvas.width = Math.round(width * scale);
-        canvas.height = Math.round(height * scale);
+        if (canvas.width !== Math.round(width * scale)) { canvas.width = Math.round(width * scale); }
+        if (canvas.height !== Math.round(height * scale)) { canvas.height = Math.round(height * scale); }
         context.drawImage(video, 0, 0, canvas.width, canvas.height);
         var frame = context.getImageData(0, 0, canvas.width, canvas.height);
         var found = jsQR(frame.data, frame.width, frame.height, { inversionAttempts: "dontInvert" });
