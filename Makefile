@@ -37,7 +37,7 @@ serve:
 	DEBUG=1 $(MANAGE) migrate --no-input
 	DEBUG=1 $(MANAGE) load_demo_data --if-empty
 	DEBUG=1 $(MANAGE) demo_logins
-	@echo "GreenBox: members http://$(HOST):$(PORT)/  staff /admin/  ops /ops/  API /api/docs/  (Ctrl-C stops all)"
+	@echo "GreenBox: members http://$(HOST):$(PORT)/  desk /desk/  admin /admin/  ops /ops/  API /api/docs/  (Ctrl-C stops all)"
 	@trap 'kill $$worker $$server 2>/dev/null; wait' INT TERM EXIT; \
 	DEBUG=1 $(BIN)/celery -A config worker --beat --loglevel=INFO --concurrency=2 & worker=$$!; \
 	DEBUG=1 $(MANAGE) runserver $(HOST):$(PORT) & server=$$!; \

@@ -4,9 +4,10 @@ the sign-in lockout on its sign-in and password change pages (members/lockout.py
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm, AdminPasswordChangeForm
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import PasswordChangeView
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -53,8 +54,23 @@ class StaffPasswordChangeView(CountedPasswordChangeMixin, PasswordChangeView):
 class GreenBoxAdminSite(admin.AdminSite):
     site_header = _("GreenBox recycling")
     site_title = _("GreenBox")
-    index_title = _("Station desk")
+    index_title = _("Administration")
     login_form = StaffAuthenticationForm
+    site_url = "/desk/"  # the admin's "view site" link: the station desk, where staff work
+
+    def login(self, request, extra_context=None):
+        """The admin's sign-in; station staff (staff who are not superusers) who signed in with
+        no page to go back to but the admin's index land on the station desk (desk/) instead:
+        the admin stays one click away, in the desk's footer."""
+        response = super().login(request, extra_context)
+        user = request.user
+        signed_in = request.method == "POST" and user.is_authenticated and response.status_code == 302
+        if signed_in and not user.is_superuser:
+            index = reverse("admin:index", current_app=self.name)
+            wanted = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME) or index
+            if wanted == index:
+                return HttpResponseRedirect(reverse("desk:home"))
+        return response
 
     def password_change(self, request, extra_context=None):
         # Django's AdminSite.password_change with the counting view (members/lockout.py).

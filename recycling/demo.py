@@ -41,7 +41,7 @@ def demo_logins() -> list[DemoLogin]:
     User = get_user_model()
     logins = [DemoLogin(u.username, "ops (superuser)", "/admin/") for u in User.objects.filter(username="ops")]
     for role in StationStaff.objects.filter(user__username__startswith="staff-").select_related("user", "station"):
-        logins.append(DemoLogin(role.user.username, "station staff", role.station.code))
+        logins.append(DemoLogin(role.user.username, "station staff", f"/desk/ ({role.station.code})"))
     for mobile in Member.objects.filter(mobile__in=MEMBER_MOBILES).values_list("mobile", flat=True):
         logins.append(DemoLogin(mobile, "member", "consumer pages (sign in with the mobile number)"))
     return logins

@@ -10,14 +10,14 @@ from decimal import Decimal
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import DecimalField, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, IntegerField, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from stations.selectors import stations_for_user
 
 from . import errors
-from .days import SHANGHAI, day_bounds, shanghai_day
+from .days import SHANGHAI, cap_period_days, day_bounds, shanghai_day
 from .mobile import normalize_mobile
 from .models import (
     MEMBER_CODE_PATTERN,
@@ -30,7 +30,7 @@ from .models import (
     Member,
     RecyclingCampaign,
 )
-from .pricing import rule_in_force
+from .pricing import EarnedTally, price_dropoff, rule_in_force
 
 
 @dataclass(frozen=True)
@@ -360,4 +360,55 @@ def flag_dropoffs(*, kind: str, subject: str) -> QuerySet[DropOff]:
     start, end = day_bounds(day)
     return DropOff.objects.filter(**{field: int(of)}, occurred_at__gte=start, occurred_at__lt=end).order_by(
         "occurred_at", "pk"
+    )
+
+
+# --- The station desk ------------------------------------------------------------------------
+
+
+def earning_cartons_left(*, member: Member, city_id: int, at: datetime | None = None) -> int | None:
+    """How many more cartons the member can leave at `at` (default: now) and still earn points
+    in that city: the room under every cap of the rule in force there, after the member's
+    earning cartons of the day, week and month (recycling.pricing.price_dropoff, as the drop-off
+    write counts them). None when no rule is in force. Three queries."""
+    at = at or timezone.now()
+    rule = earning_terms_at(city_id=city_id, times={at})[at].rule
+    if rule is None:
+        return None
+    day = shanghai_day(at)
+    earned = EarnedTally(earning_cartons_on_days(member_ids={member.pk}, days=cap_period_days(day)))
+    # No drop-off earns more than the daily cap, so pricing that many cartons finds the room left.
+    price = price_dropoff(cartons=rule.daily_carton_cap, earned_before=earned.before(member.pk, day), rule=rule)
+    return price.earning_cartons
+
+
+@dataclass(frozen=True)
+class StationDay:
+    """A station's accepted drop-offs on one Shanghai day, counted live (the daily totals lag
+    behind by up to the aggregation's 5 minutes, which a clerk would notice)."""
+
+    dropoffs: int
+    cartons: int
+    points: int
+
+
+def station_day(*, station_id: int, day: date) -> StationDay:
+    start, end = day_bounds(day)
+    figures = DropOff.objects.filter(
+        station_id=station_id, status=DropOff.Status.ACCEPTED, occurred_at__gte=start, occurred_at__lt=end
+    ).aggregate(
+        dropoffs=Count("pk"),
+        cartons=Coalesce(Sum("cartons"), 0),
+        points=Coalesce(Sum("points"), 0),
+    )
+    return StationDay(**figures)
+
+
+def station_dropoffs(*, station_id: int, day: date) -> QuerySet[DropOff]:
+    """The station's drop-offs logged on a Shanghai day (voided ones too), latest first."""
+    start, end = day_bounds(day)
+    return (
+        DropOff.objects.filter(station_id=station_id, occurred_at__gte=start, occurred_at__lt=end)
+        .select_related("member", "logged_by")
+        .order_by("-occurred_at", "-pk")
     )

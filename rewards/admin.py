@@ -1,6 +1,6 @@
 """The rewards admin: superusers manage the catalog and the campaigns; station staff see the
-reservations waiting at their stations, hand them out against the pickup code, and see their
-stations' stock, which their managers adjust. Every write goes through rewards.services;
+reservations of their stations (handed out at the station desk, desk/) and their stations'
+stock, which their managers adjust. Every write goes through rewards.services;
 nothing can be deleted.
 """
 
@@ -12,7 +12,6 @@ from django.db import connection, models
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
@@ -21,11 +20,10 @@ from django.utils.translation import gettext_lazy as _
 from core.admin import ReadOnlyAdminMixin, SuperuserEditsAdminMixin, service_form_page
 from recycling.errors import DomainError
 from stations.models import Station
-from stations.selectors import manages, stations_for_user, stations_managed_by, works_at
+from stations.selectors import manages, stations_for_user, stations_managed_by
 
 from . import deliveries, services
 from .models import (
-    PICKUP_CODE_LENGTH,
     DonationCampaign,
     NotebookDelivery,
     NotebookPurchase,
@@ -88,35 +86,14 @@ class DonationCampaignAdmin(SuperuserCatalogAdmin):
 # --- Reservations ------------------------------------------------------------------------
 
 
-class PickupCodeForm(forms.Form):
-    pickup_code = forms.RegexField(
-        label=_("pickup code"),
-        regex=rf"^\s*[0-9]{{{PICKUP_CODE_LENGTH}}}\s*$",
-        error_messages={"invalid": _("A pickup code is 6 digits.")},
-        widget=forms.TextInput(attrs={"autofocus": True, "inputmode": "numeric", "autocomplete": "off"}),
-    )
-
-
-class CollectByCodeForm(PickupCodeForm):
-    station = forms.ModelChoiceField(label=_("station"), queryset=Station.objects.none())
-
-    field_order = ["station", "pickup_code"]
-
-    def __init__(self, *args, stations: QuerySet[Station], **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["station"].queryset = stations
-        if stations.count() == 1:
-            self.fields["station"].initial = stations.first()
-
-
 @admin.register(Redemption)
 class RedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    """Read-only: the only change staff make is handing a reward out, through the collect pages.
+    """Read-only: the only change staff make is handing a reward out, at the station desk (desk/).
 
     The pickup code is never shown: it is what proves the member is at the counter.
     """
 
-    list_display = ("reserved_at", "member", "reward", "quantity", "station", "status", "expires_at", "collect_link")
+    list_display = ("reserved_at", "member", "reward", "quantity", "station", "status", "expires_at")
     list_filter = ("status",)
     list_select_related = ("member", "reward", "station")
     date_hierarchy = "reserved_at"
@@ -137,79 +114,14 @@ class RedemptionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     )
     readonly_fields = fields
 
+    def get_fields(self, request: HttpRequest, obj=None):
+        # The transfers link to the ledger's pages, which only superusers may open.
+        if request.user.is_superuser:
+            return self.fields
+        return [field for field in self.fields if field not in ("transfer", "refund_transfer")]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Redemption]:
         return super().get_queryset(request).filter(station__in=stations_for_user(user=request.user))
-
-    @admin.display(description=_("collect"))
-    def collect_link(self, obj: Redemption) -> str:
-        if obj.status != Redemption.Status.RESERVED:
-            return "—"
-        url = reverse("admin:rewards_redemption_collect", args=[obj.pk])
-        return format_html('<a class="button" href="{}">{}</a>', url, gettext("Collect"))
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path("collect/", wrap(self.collect_by_code_view), name="rewards_redemption_collect_by_code"),
-            path("<int:redemption_id>/collect/", wrap(self.collect_view), name="rewards_redemption_collect"),
-            *super().get_urls(),
-        ]
-
-    def _check_collect_permission(self, request: HttpRequest) -> None:
-        if not request.user.has_perm("rewards.collect_redemption"):
-            raise PermissionDenied
-
-    def collect_view(self, request: HttpRequest, redemption_id: int) -> HttpResponse:
-        """Staff type the pickup code the member shows; the collect service decides."""
-        self._check_collect_permission(request)
-        redemption = get_object_or_404(self.get_queryset(request), pk=redemption_id)
-        form = PickupCodeForm(request.POST or None)
-        if request.method == "POST" and form.is_valid():
-            try:
-                services.collect_redemption(
-                    redemption_id=redemption.pk, pickup_code=form.cleaned_data["pickup_code"], staff=request.user
-                )
-            except DomainError as error:
-                form.add_error(None, error.message)
-            else:
-                return self._collected(request, redemption)
-        title = gettext("Hand out %(redemption)s") % {"redemption": redemption}
-        return self._form_page(request, form, title=title, redemption=redemption)
-
-    def collect_by_code_view(self, request: HttpRequest) -> HttpResponse:
-        """Staff pick their station and type the pickup code; the reservation waiting there with
-        that code is collected."""
-        self._check_collect_permission(request)
-        form = CollectByCodeForm(request.POST or None, stations=stations_for_user(user=request.user))
-        if request.method == "POST" and form.is_valid():
-            station, code = form.cleaned_data["station"], form.cleaned_data["pickup_code"]
-            try:
-                result = services.collect_by_pickup_code(
-                    station=station,
-                    pickup_code=code,
-                    staff=request.user,
-                    works_here=works_at(user=request.user, station=station),  # resolved once, here
-                )
-            except DomainError as error:
-                form.add_error(None, error.message)
-            else:
-                return self._collected(request, result.redemption)
-        return self._form_page(request, form, title=gettext("Hand out a reward by pickup code"))
-
-    def _collected(self, request: HttpRequest, redemption: Redemption) -> HttpResponse:
-        redemption.refresh_from_db()
-        self.message_user(
-            request,
-            gettext("Hand out %(quantity)s × %(reward)s.")
-            % {"quantity": redemption.quantity, "reward": redemption.reward},
-            messages.SUCCESS,
-        )
-        return HttpResponseRedirect(reverse("admin:rewards_redemption_changelist"))
-
-    def _form_page(self, request: HttpRequest, form: forms.Form, *, title: str, **extra) -> TemplateResponse:
-        return service_form_page(
-            self, request, form, title=title, template=FORM_TEMPLATE, submit_label=gettext("Collect"), **extra
-        )
 
 
 # --- Stock -------------------------------------------------------------------------------

@@ -338,3 +338,20 @@ def member_data_export(*, member: Member) -> dict[str, list[dict]]:
         "donations": donations,
         "notices": notices,
     }
+
+
+def waiting_at_station(*, station: Station) -> QuerySet[Redemption]:
+    """Reservations waiting to be collected at the station, oldest first (the first to expire)."""
+    return (
+        Redemption.objects.filter(status=Redemption.Status.RESERVED, station=station)
+        .select_related("reward", "member")
+        .order_by("reserved_at", "pk")
+    )
+
+
+def handed_out_on_day(*, station: Station, day: date) -> int:
+    """Reservations collected at the station on a Shanghai day."""
+    start, end = day_bounds(day)
+    return Redemption.objects.filter(
+        station=station, status=Redemption.Status.COLLECTED, collected_at__gte=start, collected_at__lt=end
+    ).count()

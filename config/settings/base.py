@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "simulator",
     "members",
     "dashboards",  # the ops dashboards at /ops/; reads stations and recycling, nothing imports it
+    "desk",  # the station desk at /desk/; calls stations, recycling and rewards, nothing imports it
 ]
 
 MIDDLEWARE = [
@@ -220,12 +221,9 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 # The views where the page may use the camera (Permissions-Policy, core/headers.py): the desk's
-# drop-off log and its reward hand-out pages, where staff scan codes.
-GREENBOX_CAMERA_VIEWS = [
-    "admin:recycling_dropoff_add",
-    "admin:rewards_redemption_collect",
-    "admin:rewards_redemption_collect_by_code",
-]
+# log-cartons page, where staff scan the member's QR code (recycling/_scan_button.html). The
+# hand-out pages take the pickup code typed: the member's page shows it as digits.
+GREENBOX_CAMERA_VIEWS = ["desk:log"]
 
 # How many reverse proxies (load balancer, nginx) stand in front of the app and append to
 # X-Forwarded-For. 0: the client is REMOTE_ADDR and X-Forwarded-For is ignored (a client can

@@ -1,7 +1,7 @@
 """The recycling admin, one module a part:
 
-- desk: what station staff do at the counter (log and void drop-offs, record cartons reused or
-  baled, read their cartons on hand); each form's save is one recycling.services call.
+- records: read-only lists of what the station desk (desk/) records: drop-offs, carton movements
+  and each station's cartons on hand.
 - rules: earning rules, emission factors and recycling campaigns, which superusers set; each
   save is one recycling.rules call, which writes the audit event.
 - members, totals, reviews: read-only views (members, daily totals, ops decisions on anomaly
@@ -12,6 +12,6 @@ Superusers see everything. The daily totals follow the model view permission, so
 group can later be given them without being superusers.
 """
 
-from . import desk, members, reviews, rules, totals
+from . import members, records, reviews, rules, totals
 
-__all__ = ["desk", "members", "reviews", "rules", "totals"]
+__all__ = ["members", "records", "reviews", "rules", "totals"]

@@ -136,26 +136,24 @@ def test_the_admin_recompute_says_the_queue_is_down(db, redis_down):
     ]
 
 
-def test_an_admin_void_with_the_queue_down_says_the_totals_were_not_recomputed(transactional_db, world, redis_down):
-    """Each void commits, then queues its day's recompute, which fails: the void stands and the
-    page says which days' totals are now stale. (transactional_db: real commits run the
+def test_a_desk_void_with_the_queue_down_says_the_totals_were_not_recomputed(transactional_db, world, redis_down):
+    """The void commits, then queues its day's recompute, which fails: the void stands and the
+    desk says which days' totals are now stale. (transactional_db: real commits run the
     on-commit queueing inside the request, as in production.)"""
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(world.staff_a)
-    response = client.post(
-        reverse("admin:recycling_dropoff_changelist"),
-        {"action": "void_dropoffs", "apply": "1", "reason": "typo", ACTION_CHECKBOX_NAME: [world.dropoff.pk]},
-    )
+    response = client.post(reverse("desk:void", args=[world.dropoff.pk]), {"reason": "typo"})
 
     assert response.status_code == 302
     world.dropoff.refresh_from_db()
     assert world.dropoff.status == DropOff.Status.VOIDED
     day = timezone.localtime(world.dropoff.occurred_at).date().isoformat()
-    assert messages_of(response) == [
-        "1 drop-off voided and its points reversed.",
+    voided, stale = messages_of(response)
+    assert voided.startswith("Voided: 2 cartons for ")
+    assert stale == (
         f"The task queue is not answering: the totals of {day} were not recomputed. "
-        "Recompute those days from the daily totals once it is back.",
-    ]
+        "Recompute those days from the daily totals once it is back."
+    )
 
 
 # PostgreSQL down -----------------------------------------------------------------------------

@@ -226,15 +226,14 @@ def test_the_superusers_member_list_search_is_the_same_search(desk):
     assert AuditEvent.objects.filter(action=AuditEvent.Action.MEMBER_SEARCHED).count() == 1
 
 
-def test_log_form_shows_the_chosen_member_masked(desk):
-    """A log form sent back with an error shows the member chosen in the search masked."""
+def test_the_desk_shows_the_member_found_masked_and_audits_it(desk):
+    """The station desk's log page shows the member a number finds masked, with their display
+    name (desk.views.member_preview, through search_members: audited)."""
     staff_a, _staff_b, at_a, _at_b, _nowhere, _other = desk
-    response = client_for(staff_a.user).post(
-        reverse("admin:recycling_dropoff_add"),
-        {"station": staff_a.station.pk, "member": at_a.pk, "cartons": "", "idempotency_key": str(uuid.uuid4())},
-    )
+    response = client_for(staff_a.user).get(reverse("desk:member_preview"), {"member": "13812345678"})
     content = response.content.decode()
     assert "138****5678 · 小王" in content and "13812345678" not in content
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.MEMBER_SEARCHED, target_id=str(at_a.pk)).exists()
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,11 @@ def test_the_member_code_pattern_takes_member_codes_and_nothing_else():
 def test_the_log_cartons_page_has_the_scan_button_and_may_use_the_camera(db):
     client = Client(HTTP_ACCEPT_LANGUAGE="zh-hans")
     client.force_login(StationStaffFactory().user)
-    response = client.get(reverse("admin:recycling_dropoff_add"))
+    response = client.get(reverse("desk:log"))
     assert response.status_code == 200
     assert response["Permissions-Policy"].startswith("camera=(self),")
     html = response.content.decode()
-    assert 'data-scan-fill="id_member_code"' in html and 'data-scan-then="id_cartons"' in html
+    assert 'data-scan-fill="id_member"' in html and 'data-scan-then="id_cartons"' in html
     assert f'data-scan-pattern="{MEMBER_CODE_PATTERN}"' in html
     assert f'data-scan-decoder="{static("vendor/jsqr/jsQR.js")}"' in html
     assert f'<script src="{static("recycling/scan.js")}" defer></script>' in html

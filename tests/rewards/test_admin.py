@@ -1,5 +1,6 @@
-"""The rewards admin: staff hand out reservations and keep stock at their own stations only;
-superusers manage the catalog through the services; nothing is deletable."""
+"""The rewards admin: staff see the reservations (handed out at the station desk: tests/desk/)
+and keep stock at their own stations only; superusers manage the catalog through the services;
+nothing is deletable."""
 
 import pytest
 from django.test import Client
@@ -7,7 +8,7 @@ from django.urls import reverse
 
 from ledger.models import Account
 from rewards import services
-from rewards.models import DonationCampaign, Redemption, Reward, StationStock
+from rewards.models import DonationCampaign, Reward, StationStock
 from tests.factories import StationStaffFactory, StationStockFactory, SuperuserFactory
 
 from .conftest import stock_at
@@ -46,52 +47,6 @@ def test_staff_see_only_the_reservations_at_their_stations(staff_client, waiting
     assert list(response.context["cl"].result_list) == [here]
     assert here.pickup_code not in response.content.decode()
     assert staff_client.get(reverse("admin:rewards_redemption_change", args=[there.pk])).status_code == 302
-
-
-@pytest.mark.django_db
-def test_staff_collect_with_the_pickup_code(staff_client, waiting):
-    """A wrong code shows the error and changes nothing; the right code collects and redirects."""
-    here, _there = waiting
-    url = reverse("admin:rewards_redemption_collect", args=[here.pk])
-    wrong = f"{(int(here.pickup_code) + 1) % 1_000_000:06d}"
-
-    refused = staff_client.post(url, {"pickup_code": wrong})
-    here.refresh_from_db()
-    assert refused.status_code == 200 and here.status == Redemption.Status.RESERVED
-    assert "pickup code is wrong" in refused.content.decode()
-
-    done = staff_client.post(url, {"pickup_code": here.pickup_code})
-    here.refresh_from_db()
-    assert done.status_code == 302 and here.status == Redemption.Status.COLLECTED
-
-
-@pytest.mark.django_db
-def test_staff_collect_by_station_and_pickup_code(staff_client, desk, waiting):
-    """The by-code page finds the reservation waiting at the chosen station; an unknown code is
-    refused; another station's reservation cannot be collected from here."""
-    here, there = waiting
-    url = reverse("admin:rewards_redemption_collect_by_code")
-
-    unknown = staff_client.post(url, {"station": desk.station.pk, "pickup_code": there.pickup_code})
-    if there.pickup_code != here.pickup_code:
-        assert "No reservation is waiting" in unknown.content.decode()
-    other_station = staff_client.post(url, {"station": there.station_id, "pickup_code": there.pickup_code})
-    assert other_station.status_code == 200  # not a choice for this user
-    assert Redemption.objects.get(pk=there.pk).status == Redemption.Status.RESERVED
-
-    done = staff_client.post(url, {"station": desk.station.pk, "pickup_code": here.pickup_code})
-    assert done.status_code == 302
-    assert Redemption.objects.get(pk=here.pk).status == Redemption.Status.COLLECTED
-
-
-@pytest.mark.django_db
-def test_staff_cannot_open_the_collect_page_of_another_station(staff_client, waiting):
-    """Another station's reservation is not found from this staff user's admin."""
-    _here, there = waiting
-
-    response = staff_client.get(reverse("admin:rewards_redemption_collect", args=[there.pk]))
-
-    assert response.status_code == 404
 
 
 @pytest.mark.django_db
@@ -191,7 +146,7 @@ def test_station_staff_group_has_the_rewards_permissions():
 
 @pytest.mark.django_db
 def test_every_rewards_admin_page_renders_for_a_superuser(client, desk, waiting):
-    """Changelists, detail pages and the collect and stock forms answer 200 for a superuser."""
+    """Changelists, detail pages and the stock forms answer 200 for a superuser."""
     client.force_login(SuperuserFactory())
     here, _there = waiting
     stock = StationStock.objects.get(station=desk.station, reward=desk.eggs)
@@ -202,11 +157,17 @@ def test_every_rewards_admin_page_renders_for_a_superuser(client, desk, waiting)
         reverse("admin:rewards_donationcampaign_change", args=[desk.campaign.pk]),
         reverse("admin:rewards_redemption_changelist"),
         reverse("admin:rewards_redemption_change", args=[here.pk]),
-        reverse("admin:rewards_redemption_collect", args=[here.pk]),
-        reverse("admin:rewards_redemption_collect_by_code"),
         reverse("admin:rewards_stationstock_changelist"),
         reverse("admin:rewards_stationstock_change", args=[stock.pk]),
         reverse("admin:rewards_stationstock_add"),
     ]
 
     assert {url: client.get(url).status_code for url in urls} == dict.fromkeys(urls, 200)
+
+
+@pytest.mark.django_db
+def test_a_reservations_page_links_staff_to_nothing_they_cannot_open(staff_client, waiting):
+    """The ledger's transfers are superusers' pages: a staff user's reservation page leaves them out."""
+    here, _there = waiting
+    page = staff_client.get(reverse("admin:rewards_redemption_change", args=[here.pk])).content.decode()
+    assert "/admin/ledger/" not in page

@@ -111,17 +111,17 @@ def test_with_the_cache_unreachable_the_desk_keeps_handing_out(desk, waiting, mo
     assert by_code(desk, waiting.pickup_code).redemption.status == Redemption.Status.COLLECTED
 
 
-def test_the_admin_hand_out_page_refuses_clearly_at_the_limit(desk, waiting):
+def test_the_desk_hand_out_page_refuses_clearly_at_the_limit(desk, waiting):
     client = Client(HTTP_ACCEPT_LANGUAGE="en")
     client.force_login(desk.staff)
-    url = reverse("admin:rewards_redemption_collect_by_code")
+    url = reverse("desk:hand_out")
     for n in range(1, 6):
-        response = client.post(url, {"station": desk.station.pk, "pickup_code": wrong_code(waiting, n)})
+        response = client.post(url, {"pickup_code": wrong_code(waiting, n)})
         assert "No reservation is waiting" in response.content.decode()
 
-    locked = client.post(url, {"station": desk.station.pk, "pickup_code": waiting.pickup_code})
+    locked = client.post(url, {"pickup_code": waiting.pickup_code})
 
-    assert locked.status_code == 200
+    assert locked.status_code == 400
     assert "Too many wrong pickup codes at this station: wait 15 minutes" in locked.content.decode()
     assert status_of(waiting) == Redemption.Status.RESERVED
 
