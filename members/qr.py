@@ -1,4 +1,5 @@
-"""The member's QR code, which station staff scan to log cartons: an inline SVG made on the server."""
+"""QR codes as inline SVG made on the server: the member's code, which station staff scan to log
+cartons, and a reservation's pickup code, which they scan to hand it out."""
 
 import segno
 from django.utils.safestring import SafeString, mark_safe
@@ -10,6 +11,6 @@ QR_ERROR = "m"
 QR_SVG_OPTIONS = {"border": 4, "svgclass": "qr", "lineclass": None, "omitsize": True}
 
 
-def member_qr_svg(code: str) -> SafeString:
-    """The SVG of a QR code holding exactly the member code (segno escapes what it writes)."""
+def qr_svg(code: str) -> SafeString:
+    """The SVG of a QR code holding exactly the code (segno escapes what it writes)."""
     return mark_safe(segno.make_qr(code, error=QR_ERROR).svg_inline(**QR_SVG_OPTIONS))

@@ -64,7 +64,7 @@ from .forms import (
     StationPickerForm,
 )
 from .lockout import CountedPasswordChangeMixin
-from .qr import member_qr_svg
+from .qr import qr_svg
 from .verification import get_verifier, send_verification_code
 
 HISTORY_PAGE_SIZE = 20
@@ -196,7 +196,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "figures": member_figures(member=member),
             "notebooks": notebooks_funded(member=member),
-            "qr_svg": member_qr_svg(member.code),
+            "qr_svg": qr_svg(member.code),
         },
         tab="home",
     )
@@ -206,7 +206,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @member_required
 def member_code(request: HttpRequest) -> HttpResponse:
     """The member QR code alone, full screen, black on white: what a counter scanner reads best."""
-    return _render(request, "members/member_code.html", {"qr_svg": member_qr_svg(request.member.code)}, tab="home")
+    return _render(request, "members/member_code.html", {"qr_svg": qr_svg(request.member.code)}, tab="home")
 
 
 @require_GET
@@ -323,7 +323,11 @@ def _own_redemption(request: HttpRequest, pk: int) -> Redemption:
 @require_GET
 @member_required
 def redemption(request: HttpRequest, pk: int) -> HttpResponse:
-    return _render(request, "members/redemption.html", {"redemption": _own_redemption(request, pk)}, tab="rewards")
+    redemption = _own_redemption(request, pk)
+    context = {"redemption": redemption}
+    if redemption.status == Redemption.Status.RESERVED:
+        context["pickup_qr"] = qr_svg(redemption.pickup_code)  # scanned at the desk's hand-out
+    return _render(request, "members/redemption.html", context, tab="rewards")
 
 
 @require_http_methods(["GET", "POST"])

@@ -223,7 +223,7 @@ CONTENT_SECURITY_POLICY = {
 # The views where the page may use the camera (Permissions-Policy, core/headers.py): the desk's
 # log-cartons page, where staff scan the member's QR code (recycling/_scan_button.html). The
 # hand-out pages take the pickup code typed: the member's page shows it as digits.
-GREENBOX_CAMERA_VIEWS = ["desk:log"]
+GREENBOX_CAMERA_VIEWS = ["desk:log", "desk:hand_out"]
 
 # How many reverse proxies (load balancer, nginx) stand in front of the app and append to
 # X-Forwarded-For. 0: the client is REMOTE_ADDR and X-Forwarded-For is ignored (a client can

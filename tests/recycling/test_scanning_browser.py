@@ -218,3 +218,52 @@ def test_a_refused_camera_says_so_and_the_field_still_works(live_server, desk, t
             browser.close()
     assert not problems
     assert [(d.member_id, d.cartons) for d in new_dropoffs(desk)] == [(desk["member"], 2)]
+
+
+def test_the_camera_reads_a_pickup_code_at_the_hand_out(live_server, desk, tmp_path):
+    """The member's reservation page shows the pickup code as a QR code; at the desk's hand-out
+    the camera reads it into the field and focuses the button, and Enter hands the reward out."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from recycling.services import record_dropoff
+    from rewards.models import Redemption
+    from rewards.services import reserve_reward
+    from stations.models import Station
+    from tests.factories import EarningRuleFactory, RewardFactory, StationStockFactory
+
+    EarningRuleFactory(points_per_carton=10, daily_carton_cap=20)
+    station = Station.objects.get(code="HZ-00001")
+    member = Member.objects.get(pk=desk["member"])
+    staff = station.staff.get(user__username=STAFF).user
+    record_dropoff(station=station, member_code=member.code, cartons=5, staff=staff, idempotency_key="pickup-points")
+    eggs = RewardFactory(name="Four eggs", name_zh="四个鸡蛋", points_cost=20)
+    StationStockFactory(station=station, reward=eggs, quantity=5)
+    reserved = reserve_reward(
+        member=member, reward=eggs, station=station, quantity=1, idempotency_key="pickup"
+    ).redemption
+    camera = fake_camera_file(tmp_path / "pickup-qr.y4m", reserved.pickup_code)
+    problems = []
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright, FAKE_CAMERA, ALLOW_CAMERA, f"--use-file-for-fake-video-capture={camera}")
+        try:
+            context = browser.new_context(viewport=VIEWPORTS[0], locale="zh-CN")
+            csp = watch_csp(context)
+            page = context.new_page()
+            sign_in(page, live_server.url)
+            response = page.goto(f"{live_server.url}/desk/hand-out/")
+            assert "camera=(self)" in response.headers["permissions-policy"]
+            page.get_by_role("button", name="用摄像头扫描二维码").click()
+            expect(page.locator("#id_pickup_code")).to_have_value(reserved.pickup_code, timeout=SCAN_TIMEOUT_MS)
+            expect(page.locator("#hand-out-submit")).to_be_focused()
+            expect(page.locator(".scan-message")).to_have_text("已扫到取件码。")
+            problems += look(page, "scanning-pickup-1-scanned", allowed=DESK_ENGLISH)
+            page.keyboard.press("Enter")
+            expect(page.get_by_test_id("message")).to_contain_text("四个鸡蛋")
+            problems += look(page, "scanning-pickup-2-handed-out", allowed=DESK_ENGLISH)
+            context.close()
+        finally:
+            browser.close()
+
+    assert csp == [] and problems == []
+    assert Redemption.objects.get(pk=reserved.pk).status == Redemption.Status.COLLECTED
