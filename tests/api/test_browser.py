@@ -4,7 +4,7 @@ Content-Security-Policy (scripts and styles from the app only) refuses nothing o
 
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import launch
 from tests.csp import watch_csp
 
 pytestmark = [pytest.mark.browser]
@@ -14,7 +14,7 @@ def test_swagger_ui_works_under_the_content_security_policy(live_server, transac
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch(playwright)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900})
             violations = watch_csp(context)
@@ -39,7 +39,7 @@ def test_a_superuser_creates_a_device_token_in_the_admin_under_the_policy(live_s
     device_user = StationStaffFactory(user__username="staff-hz-00009").user
     base = live_server.url
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch(playwright)
         try:
             context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en")
             violations = watch_csp(context)

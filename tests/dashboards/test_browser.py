@@ -1,5 +1,5 @@
-"""The ops story in Debian's chromium (Playwright, launched as tests/members/test_browser.py
-does): an ops user signs in, reads the national overview with its chart, picks a city, downloads
+"""The ops story in Debian's chromium (Playwright, launched by tests/browser.py): an ops user
+signs in, reads the national overview with its chart, picks a city, downloads
 the city's daily CSV and finds the rows of the page's table and of the daily totals in it; a
 station staff user and a member get 403. Screenshots go to test-artefacts/.
 
@@ -12,27 +12,16 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 from recycling.models import DailyCityTotal
+from tests.browser import ARTEFACTS, launch
 from tests.csp import watch_csp
 from tests.dashboards.conftest import generate, ops_user
 from tests.factories import StaffUserFactory, StationStaffFactory
 
 pytestmark = [pytest.mark.browser]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DESKTOP = {"width": 1440, "height": 1000}
-ARTEFACTS = Path(settings.BASE_DIR) / "test-artefacts"
 PASSWORD = "greenbox-demo-ops"
 
 
@@ -61,7 +50,7 @@ def test_ops_read_the_overview_pick_a_city_and_download_its_csv(live_server, sce
     ARTEFACTS.mkdir(exist_ok=True)
     base = live_server.url
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch(playwright)
         try:
             context = browser.new_context(viewport=DESKTOP, locale="zh-CN", accept_downloads=True)
             violations = watch_csp(context)  # plotly and the pages' scripts are the app's files
@@ -166,7 +155,7 @@ def test_ops_review_a_flag_and_the_pages_fit_390_768_and_1280_pixels(live_server
     flag = f"{base}/ops/flags/late_record/{flagged['dropoff']}/"
     fits = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch(playwright)
         try:
             for width in WIDTHS:
                 context = browser.new_context(viewport={"width": width, "height": 900}, locale="zh-CN")
