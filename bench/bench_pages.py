@@ -135,7 +135,7 @@ def measure(base: str, runs: int) -> dict:
                 page.goto(f"{base}/ops/login/", wait_until="load")
                 reference = page.evaluate("performance.getEntriesByType('navigation')[0].loadEventEnd")
                 page.goto(f"{base}/ops/", wait_until="commit")
-                page.wait_for_function(f"performance.getEntriesByName('{MARK}').length > 0", timeout=30_000)
+                page.wait_for_function(f"() => performance.getEntriesByName('{MARK}').length > 0", timeout=30_000)
                 chart = page.evaluate(f"performance.getEntriesByName('{MARK}')[0].startTime")
                 scripts = page.evaluate(
                     "performance.getEntriesByType('resource').filter(r => r.initiatorType === 'script')"
