@@ -12,12 +12,17 @@ from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin import CheckedAutocompleteSelect, ReadOnlyAdminMixin, SuperuserOnlyAdminMixin, service_form_page
+from core.admin import (
+    CheckedAutocompleteSelect,
+    ReadOnlyAdminMixin,
+    SuperuserOnlyAdminMixin,
+    secret_created_page,
+    service_form_page,
+)
 from stations.models import Station
 
 from . import services
@@ -78,7 +83,14 @@ class ApiTokenAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
                 except ValidationError as error:
                     form.add_error(None, error)
                 else:
-                    return self._created_page(request, created)
+                    return secret_created_page(
+                        self,
+                        request,
+                        title=_("API token created"),
+                        template="admin/api/apitoken/created.html",
+                        secret=created.secret,
+                        token=created.token,
+                    )
         else:
             form = ApiTokenForm(admin_site=self.admin_site)
         return service_form_page(
@@ -89,20 +101,6 @@ class ApiTokenAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmi
             submit_label=_("Create the token"),
             extra_context=extra_context,
         )
-
-    def _created_page(self, request: HttpRequest, created: services.CreatedToken) -> TemplateResponse:
-        """The one page that shows the secret: not stored, not in a message (messages may travel
-        in a cookie); the admin's views already tell the browser not to store the page."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("API token created"),
-            "subtitle": None,
-            "opts": self.opts,
-            "token": created.token,
-            "secret": created.secret,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/api/apitoken/created.html", context)
 
     @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request: HttpRequest, queryset) -> None:

@@ -172,3 +172,21 @@ def service_form_page(
     }
     request.current_app = model_admin.admin_site.name
     return TemplateResponse(request, template, context)
+
+
+def secret_created_page(
+    model_admin: admin.ModelAdmin, request: HttpRequest, *, title: str, template: str, secret: str, **context
+) -> TemplateResponse:
+    """The one page that shows a secret the admin just created (an API token, a webhook signing
+    secret): not stored, not in a message (messages may travel in a cookie); the admin's views
+    already tell the browser not to store the page. The template extends admin/secret_created.html."""
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "subtitle": None,
+        "opts": model_admin.opts,
+        "secret": secret,
+        **context,
+    }
+    request.current_app = model_admin.admin_site.name
+    return TemplateResponse(request, template, context)

@@ -7,11 +7,10 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from core.admin import ReadOnlyAdminMixin, SuperuserOnlyAdminMixin, service_form_page
+from core.admin import ReadOnlyAdminMixin, SuperuserOnlyAdminMixin, secret_created_page, service_form_page
 
 from . import services
 from .models import Delivery, DeliveryAttempt, Event, WebhookEndpoint
@@ -55,7 +54,14 @@ class WebhookEndpointAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdminMixin, admin.Mo
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                return self._created_page(request, created)
+                return secret_created_page(
+                    self,
+                    request,
+                    title=_("Webhook endpoint created"),
+                    template="admin/events/webhookendpoint/created.html",
+                    secret=created.secret,
+                    endpoint=created.endpoint,
+                )
         return service_form_page(
             self,
             request,
@@ -64,19 +70,6 @@ class WebhookEndpointAdmin(SuperuserOnlyAdminMixin, ReadOnlyAdminMixin, admin.Mo
             submit_label=_("Create the endpoint"),
             extra_context=extra_context,
         )
-
-    def _created_page(self, request: HttpRequest, created: services.CreatedEndpoint) -> TemplateResponse:
-        """The one page that shows the secret (not in a message: messages may travel in a cookie)."""
-        context = {
-            **self.admin_site.each_context(request),
-            "title": _("Webhook endpoint created"),
-            "subtitle": None,
-            "opts": self.opts,
-            "endpoint": created.endpoint,
-            "secret": created.secret,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/events/webhookendpoint/created.html", context)
 
     @admin.action(description=_("Enable the selected endpoints (their pending deliveries resume)"))
     def enable(self, request: HttpRequest, queryset) -> None:
